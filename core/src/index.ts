@@ -4,3 +4,7 @@
  */
 export * from './errors/index.js';
 export * from './operators/index.js';
+export * from './http/index.js';
+export * from './serde/index.js';
+export * from './plugin/index.js';
+export * from './kafka/index.js';
