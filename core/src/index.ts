@@ -7,4 +7,5 @@ export * from './operators/index.js';
 export * from './http/index.js';
 export * from './serde/index.js';
 export * from './plugin/index.js';
+export * from './pipeline/config/index.js';
 export * from './kafka/index.js';

@@ -74,8 +74,15 @@ export interface SourceConfig {
   config: Record<string, unknown>;
   schedule: Schedule;
   resilience: ResilienceConfig;
-  /** Stream name → route. A single-stream plugin may use the source-level `topic`/`key`. */
+  /**
+   * Stream name → route. A single-stream plugin may use the source-level `topic`/`key`: after
+   * `loadPipeline` that shorthand sits under the name `'*'` (`SINGLE_STREAM`); `resolvePipeline`
+   * replaces it by the plugin's only stream and fills in each stream's default key, so after
+   * `resolvePipeline` every key here is a real stream name of the plugin.
+   */
   streams: Record<string, StreamRoute>;
+  /** Streams the pipeline turned off (`streams: { name: false }`): their records are discarded. */
+  droppedStreams?: string[];
   enabled: boolean;
 }
 
