@@ -4,3 +4,4 @@
  * @packageDocumentation
  */
 export * from './stubServer.js';
+export * from './runPlugin.js';

@@ -1,0 +1,7 @@
+/**
+ * Checkpoint stores: where source checkpoints (backfill progress, last timestamps) live.
+ * @packageDocumentation
+ */
+export type { CheckpointStore, CheckpointChanges } from './types.js';
+export { FileCheckpointStore } from './file.js';
+export { MemoryCheckpointStore } from './memory.js';
