@@ -242,7 +242,7 @@ interface TypeInternals {
   name?: string;
 }
 
-const KEYABLE = new Set(['string', 'int', 'long', 'float', 'double', 'boolean', 'enum', 'bytes', 'fixed']);
+const KEYABLE = new Set(['string', 'int', 'long', 'float', 'double', 'boolean', 'enum', 'bytes', 'fixed', 'abstract:long']);
 
 /**
  * @internal Why `field` (a dotted path) cannot be the Kafka key of records of `type`, or

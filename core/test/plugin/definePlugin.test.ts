@@ -107,6 +107,8 @@ describe('definePlugin', () => {
     );
     expect(() => definePlugin({ ...base, streams: { m: { schema: measurement, key: 'location.lat' } } })).not.to.throw();
     expect(() => definePlugin({ ...base, streams: { m: { schema: measurement, key: 'pm25' } } })).not.to.throw();
+    const withLong = { type: 'record', name: 'Counted', fields: [{ name: 'station_number', type: 'long' }] } as const;
+    expect(() => definePlugin({ ...base, streams: { m: { schema: withLong, key: 'station_number' } } })).not.to.throw();
   });
 
   it('pluginProblems also checks the brand of objects built by hand', () => {
