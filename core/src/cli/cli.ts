@@ -28,8 +28,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     .description('Run a pipeline until every schedule ended or SIGINT/SIGTERM; print a run summary to stderr.')
     .argument('<pipeline>', 'pipeline file (YAML)')
     .option('--once', 'run one cycle per source (backfills: their window), then stop')
-    .addOption(new Option('--sink <type>', 'override the pipeline sink').choices(['file', 'stdout']))
+    .addOption(new Option('--sink <type>', 'override the pipeline sink').choices(['file', 'stdout', 'kafka']))
+    .option('--brokers <list>', 'Kafka brokers for --sink kafka, host:port[,host:port] (default: $KAFKA_BROKERS)')
     .option('--out <dir>', 'directory of the file sink (implies --sink file unless --sink says otherwise)')
+    .option('--state-dir <dir>', 'directory of the source checkpoints (instead of the pipeline\'s stateDir)')
+    .option('--replay <dir>', 'serve every HTTP request from a recording (made by tributary record); no network')
     .option('--force-refresh', 'bypass caches: every call goes out (results are still cached)')
     .option('--metrics-port <port>', 'serve /metrics and /healthz on this port (0 = any free port)', port)
     .option('--metrics-host <host>', 'bind address of the metrics server')
@@ -41,6 +44,25 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     .action(async (file: string, opts: Record<string, unknown>) => {
       const { runCommand } = await import('./run.js');
       code = await runCommand(file, opts, io);
+    });
+
+  program
+    .command('record')
+    .description('Run a pipeline live for one cycle per source and record every HTTP exchange (secrets stripped) for run --replay.')
+    .argument('<pipeline>', 'pipeline file (YAML)')
+    .requiredOption('--to <dir>', 'recording directory (recording.json and bodies/; replaced if present)')
+    .addOption(new Option('--sink <type>', 'override the pipeline sink').choices(['file', 'stdout', 'kafka']))
+    .option('--brokers <list>', 'Kafka brokers for --sink kafka, host:port[,host:port] (default: $KAFKA_BROKERS)')
+    .option('--out <dir>', 'directory of the file sink (implies --sink file unless --sink says otherwise)')
+    .option('--state-dir <dir>', 'directory of the source checkpoints (instead of the pipeline\'s stateDir)')
+    .option('--no-metrics', 'do not serve metrics')
+    .addOption(new Option('--log-level <level>', 'minimum log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--log-format <format>', 'log format (auto: pretty on a terminal)').choices(['auto', 'pretty', 'json']).default('auto'))
+    .option('--no-progress', 'no backfill progress output')
+    .addOption(new Option('--summary <format>', 'run summary format on stderr').choices(['text', 'json', 'none']).default('text'))
+    .action(async (file: string, opts: Record<string, unknown>) => {
+      const { recordCommand } = await import('./record.js');
+      code = await recordCommand(file, opts as never, io);
     });
 
   program

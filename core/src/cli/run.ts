@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { LevelWithSilent } from 'pino';
+import type { LevelWithSilent, Logger } from 'pino';
 import { loadPipeline } from '../pipeline/config/load.js';
 import { PIPELINE_DEFAULTS } from '../pipeline/config/normalize.js';
 import { resolvePipeline } from '../pipeline/config/resolve.js';
@@ -11,12 +11,34 @@ import { createLogger, secretScrubber } from '../observability/logger.js';
 import { formatSummary, type RunSummary } from '../observability/summary.js';
 import { createProgress } from './progress.js';
 import { EXIT, type CliIo } from './io.js';
+import { ConfigError } from '../errors/ConfigError.js';
+
+/**
+ * @internal Routes a run's HTTP traffic through a local server (`--replay`, `tributary record`):
+ * started after the pipeline was loaded, it gives the `rewriteOrigin` of every source's requests,
+ * reports after the summary, and is closed at the end.
+ */
+export interface TrafficHook {
+  start(ctx: { pipeline: PipelineConfig; logger: Logger; io: CliIo }): Promise<{
+    rewriteOrigin: string;
+    report(summary: RunSummary): Promise<void>;
+    close(): Promise<void>;
+  }>;
+}
 
 /** Options of `tributary run`. */
 export interface RunCommandOptions {
   once?: boolean;
-  sink?: 'file' | 'stdout';
+  sink?: 'file' | 'stdout' | 'kafka';
+  /** Brokers for `--sink kafka` (default: the environment variable `KAFKA_BROKERS`). */
+  brokers?: string;
   out?: string;
+  /** Directory of the source checkpoints instead of the pipeline's `stateDir`. */
+  stateDir?: string;
+  /** Serve every HTTP request from this recording directory (`tributary record`). */
+  replay?: string;
+  /** @internal Record or replay traffic (set by `tributary record`; `replay` sets one too). */
+  traffic?: TrafficHook;
   forceRefresh?: boolean;
   metricsPort?: number;
   metricsHost?: string;
@@ -33,7 +55,19 @@ export interface RunCommandOptions {
  * stderr. Resolves with the exit code.
  */
 export async function runCommand(file: string, opts: RunCommandOptions, io: CliIo): Promise<number> {
-  const config = await loadPipeline(file, { env: io.env });
+  const overrides: Record<string, unknown> = {};
+  if (opts.stateDir !== undefined) overrides.stateDir = path.resolve(io.cwd, opts.stateDir);
+  const load = (extra: Record<string, unknown> = {}) => loadPipeline(file, { env: io.env, overrides: { ...overrides, ...extra } });
+  let config = await load();
+  if (opts.sink === 'kafka') {
+    // a Kafka sink in the file keeps its settings (--brokers replaces its brokers); otherwise a
+    // Kafka sink with the defaults and the brokers of --brokers or KAFKA_BROKERS
+    const brokers = opts.brokers ?? (config.sink.type === 'kafka' ? undefined : io.env.KAFKA_BROKERS);
+    if (brokers) config = await load(config.sink.type === 'kafka' ? { 'sink.brokers': brokers } : { sink: { type: 'kafka', brokers } });
+    else if (config.sink.type !== 'kafka') {
+      throw new ConfigError(config.file, [{ path: 'sink', message: '--sink kafka needs the brokers: give --brokers host:port[,host:port] or set KAFKA_BROKERS' }]);
+    }
+  }
   applyOverrides(config, opts, io.cwd);
   const resolved = await resolvePipeline(config);
   const pipeline = resolved.config;
@@ -47,51 +81,60 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: CliI
     destination: progress.logDestination,
   });
   const scrub = secretScrubber(pipeline.secrets);
-  const { Registry } = await import('prom-client');
-  const registry = new Registry();
-  const { createSink } = await import('../sinks/index.js');
-  const { compileSchema } = await import('../serde/avro.js');
-  const sink = await createSink(pipeline.sink, {
-    logger: logger.child({ sink: pipeline.sink.type }),
-    registry,
-    compile: (s) => compileSchema(s as never),
-    secrets: pipeline.secrets,
-    stdout: io.stdout,
-  });
-  const runner = new PipelineRunner({
-    pipeline,
-    plugins: resolved.plugins,
-    sink,
-    registry,
-    events,
-    logger,
-    once: opts.once ?? false,
-    forceRefresh: opts.forceRefresh ?? false,
-  });
-  const signals = installSignalHandlers({
-    onFirst: (signal) => {
-      logger.info({ signal }, `${signal} received: stopping gracefully (send it again to exit at once)`);
-      void runner.stop(signal);
-    },
-    onSecond: (signal) => {
-      progress.stop();
-      io.stderr.write(`${signal} received again: exiting at once\n`);
-      io.exit(EXIT.SECOND_SIGNAL);
-    },
-    process: io.process,
-  });
-  let summary: RunSummary;
+  let traffic = opts.traffic;
+  if (!traffic && opts.replay !== undefined) traffic = (await import('../replay/cli.js')).replayTraffic(opts.replay);
+  const routed = await traffic?.start({ pipeline, logger, io });
   try {
-    summary = await runner.run();
+    const { Registry } = await import('prom-client');
+    const registry = new Registry();
+    const { createSink } = await import('../sinks/index.js');
+    const { compileSchema } = await import('../serde/avro.js');
+    const sink = await createSink(pipeline.sink, {
+      logger: logger.child({ sink: pipeline.sink.type }),
+      registry,
+      compile: (s) => compileSchema(s as never),
+      secrets: pipeline.secrets,
+      stdout: io.stdout,
+    });
+    const runner = new PipelineRunner({
+      pipeline,
+      plugins: resolved.plugins,
+      sink,
+      registry,
+      events,
+      logger,
+      once: opts.once ?? false,
+      forceRefresh: opts.forceRefresh ?? false,
+      ...(routed ? { rewriteOrigin: routed.rewriteOrigin } : {}),
+    });
+    const signals = installSignalHandlers({
+      onFirst: (signal) => {
+        logger.info({ signal }, `${signal} received: stopping gracefully (send it again to exit at once)`);
+        void runner.stop(signal);
+      },
+      onSecond: (signal) => {
+        progress.stop();
+        io.stderr.write(`${signal} received again: exiting at once\n`);
+        io.exit(EXIT.SECOND_SIGNAL);
+      },
+      process: io.process,
+    });
+    let summary: RunSummary;
+    try {
+      summary = await runner.run();
+    } finally {
+      signals.remove();
+      progress.stop();
+    }
+    if (opts.summary !== 'none') {
+      const text = opts.summary === 'json' ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary);
+      io.stderr.write(scrub(text));
+    }
+    await routed?.report(summary);
+    return exitCodeOf(summary);
   } finally {
-    signals.remove();
-    progress.stop();
+    await routed?.close();
   }
-  if (opts.summary !== 'none') {
-    const text = opts.summary === 'json' ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary);
-    io.stderr.write(scrub(text));
-  }
-  return exitCodeOf(summary);
 }
 
 /**

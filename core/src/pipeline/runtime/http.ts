@@ -16,7 +16,11 @@ export interface ResilientHttpOptions {
   secrets: readonly string[];
   /**
    * Sends every absolute URL to this origin instead (testkit: point a plugin with hard-coded API
-   * hosts at a stub server). A path in it is put before each request's path. Default: none.
+   * hosts at a stub server). A path in it is put before each request's path; `{scheme}` and
+   * `{host}` in that path are replaced by the original URL's scheme and `host[:port]`, so that one
+   * local server can tell the hosts apart (record and replay: `http://127.0.0.1:8080/{scheme}/{host}`
+   * sends `https://api.example.com/v1/x` to `http://127.0.0.1:8080/https/api.example.com/v1/x`).
+   * Default: none.
    */
   rewriteOrigin?: string | undefined;
 }
@@ -113,7 +117,7 @@ export class ResilientHttp implements PluginHttp {
     const rewrite = this.options.rewriteOrigin;
     if (!rewrite || !/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
     const u = new URL(url);
-    const base = new URL(rewrite);
+    const base = new URL(rewrite.replaceAll('{scheme}', u.protocol.slice(0, -1)).replaceAll('{host}', u.host));
     const prefix = base.pathname.replace(/\/+$/, '');
     return `${base.origin}${prefix}${u.pathname}${u.search}`;
   }
