@@ -4,3 +4,10 @@
  */
 export type * from './transport.js';
 export { createKafkajsTransport, type KafkajsTransportOptions } from './kafkajs.js';
+export {
+  createConfluentTransport,
+  confluentAvailability,
+  CONFLUENT_PACKAGE,
+  type ConfluentTransportOptions,
+  type ConfluentAvailability,
+} from './confluent.js';
