@@ -26,10 +26,14 @@ export async function createProgress(events: InstrumentationEvents, out: Progres
   }
   if (out.isTTY !== true) {
     const last = new Map<string, number>();
+    const printed = new Map<string, string>();
     const off = events.on('backfill.progress', ({ payload }) => {
       const t = now();
       const finished = payload.done + payload.failed >= payload.total;
       if (!finished && payload.done > 0 && t - (last.get(payload.source) ?? 0) < 1000) return;
+      const state = `${payload.done}/${payload.failed}/${payload.total}`;
+      if (printed.get(payload.source) === state) return; // the same progress once, however often it is reported
+      printed.set(payload.source, state);
       last.set(payload.source, t);
       const pct = payload.total === 0 ? 100 : Math.floor((payload.done / payload.total) * 100);
       out.write(`backfill ${payload.source}: ${payload.done}/${payload.total} chunks (${pct}%)${payload.failed ? `, ${payload.failed} failed` : ''}\n`);

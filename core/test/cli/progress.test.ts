@@ -21,6 +21,7 @@ describe('cli/progress', () => {
     emit(2);
     now = 1_300;
     emit(3, 1); // last chunk: always printed
+    emit(3, 1); // the same final state reported again: not printed twice
     progress.logDestination.write('a log line\n');
     progress.stop();
     expect(out.text()).to.equal('backfill eia: 0/4 chunks (0%)\nbackfill eia: 2/4 chunks (50%)\nbackfill eia: 3/4 chunks (75%), 1 failed\na log line\n');
