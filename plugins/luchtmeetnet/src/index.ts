@@ -239,7 +239,7 @@ class LuchtmeetnetCollector {
         `Luchtmeetnet: the nearest station, ${nearest.station.number} (${nearest.station.name}), is ${nearest.distanceKm.toFixed(1)} km away, farther than maxDistanceKm ${this.config.maxDistanceKm} (source "${this.ctx.source}")`,
       );
     }
-    this.ctx.log.info({ station: nearest.station.number, name: nearest.station.name, distanceKm: Number(nearest.distanceKm.toFixed(3)) }, 'nearest station chosen');
+    this.ctx.log.info({ station: nearest.station.number, stationName: nearest.station.name, distanceKm: Number(nearest.distanceKm.toFixed(3)) }, 'nearest station chosen');
     this.ctx.cache.set(key, nearest, this.ttlMs);
     return nearest;
   }
