@@ -10,6 +10,7 @@ export * from './plugin/index.js';
 export * from './pipeline/config/index.js';
 export * from './kafka/index.js';
 export * from './replay/index.js';
+export * from './source/index.js';
 export * from './pipeline/runtime/index.js';
 export type * from './pipeline/types.js';
 export * from './sinks/index.js';

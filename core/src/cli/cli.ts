@@ -84,6 +84,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       code = await pluginsCommand(opts, io);
     });
 
+  const { registerTailCommand } = await import('./tail.js');
+  registerTailCommand(program, io, (c) => (code = c));
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

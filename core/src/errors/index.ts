@@ -25,3 +25,4 @@ export {
   type SchemaIncompatibility,
   type SchemaCompatibilityErrorOptions,
 } from './SchemaCompatibilityError.js';
+export { DeliveryError, isDeliveryError, type DeliveryErrorOptions } from './DeliveryError.js';

@@ -177,6 +177,8 @@ class KafkajsConsumer implements KafkaConsumer {
     this.consumer = kafka.consumer({
       groupId: opts.groupId,
       readUncommitted: opts.isolationLevel === 'read_uncommitted',
+      // Java's fetch.max.wait.ms default; kafkajs's 5 s long poll makes every disconnect wait up to 5 s.
+      maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
       ...(opts.sessionTimeoutMs ? { sessionTimeout: opts.sessionTimeoutMs } : {}),
     });
