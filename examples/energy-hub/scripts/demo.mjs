@@ -41,7 +41,6 @@ console.log(`replayed from the recorded API answers in ${path.relative(process.c
 console.log(kafka ? `Records go to Kafka at ${kafka}.` : `Records go to Avro files in ${outDir}`);
 console.log('');
 
-if (kafka) await prepareTopics(kafka.split(',').map((b) => b.trim()));
 
 const runArgs = [
   cli, 'run', path.join(example, 'pipeline.yaml'),
@@ -77,29 +76,6 @@ if (code === 0 && kafka) {
   console.log(`  KAFKA_BROKERS=${kafka} npm start -w examples/downstream-consumer -- --idle 10s`);
 }
 process.exit(code);
-
-/**
- * Weather forecasts and tomorrow's prices carry event times in the future; Kafka 4 refuses record
- * timestamps more than an hour ahead unless the topic allows it (message.timestamp.after.max.ms).
- * Creates the example's topics with a week's allowance (topics that exist are left as they are).
- */
-async function prepareTopics(brokers) {
-  const { Kafka, logLevel } = createRequire(path.join(root, 'core/package.json'))('kafkajs');
-  const admin = new Kafka({ clientId: 'tributary-demo', brokers, logLevel: logLevel.NOTHING }).admin();
-  try {
-    await admin.connect();
-    const existing = new Set(await admin.listTopics());
-    const topics = ['air.measurements', 'weather.forecast', 'energy.prices']
-      .filter((t) => !existing.has(t))
-      .map((topic) => ({ topic, configEntries: [{ name: 'message.timestamp.after.max.ms', value: String(7 * 86_400_000) }] }));
-    if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
-  } catch (err) {
-    console.error(`Could not prepare the topics in Kafka at ${brokers.join(',')}: ${err.message}`);
-    process.exit(1);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** The first record of an Avro object container file. */
 function firstRecord(avro, file) {
