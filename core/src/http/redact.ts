@@ -215,6 +215,8 @@ export function prepareSecrets(secrets: Iterable<string | undefined | null>): st
     if (encoded !== s) set.add(encoded);
     const form = encoded.replace(/%20/g, '+');
     if (form !== encoded) set.add(form);
+    const json = JSON.stringify(s).slice(1, -1); // as it appears inside a JSON string
+    if (json !== s) set.add(json);
   }
   return [...set].sort((a, b) => b.length - a.length);
 }

@@ -48,6 +48,12 @@ describe('http/redact', () => {
   });
 
   describe('scrubSecrets', () => {
+    it('also removes a secret as it appears inside a JSON string (quotes and backslashes escaped)', () => {
+      const secret = 'pw-"Sasl"\\Pa55';
+      const body = JSON.stringify({ echo: 'password ' + secret });
+      expect(body).not.to.include(secret);
+      expect(scrubSecrets(body, [secret])).to.equal('{"echo":"password ***"}');
+    });
     it('replaces each literal secret, raw and URL-encoded', () => {
       const secret = 'ab+c/d=e 42';
       const text = `key ${secret} in url ${encodeURIComponent(secret)} and form ${encodeURIComponent(secret).replace(/%20/g, '+')}`;

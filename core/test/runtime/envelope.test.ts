@@ -118,6 +118,17 @@ describe('runtime: envelopes, batching, dead letters, signals', () => {
     expect(letter).to.deep.equal({ topic: 't', source: 's', code: 'ERR_SCHEMA', field: 'n', reason: 'record does not match schema R: n: expected int, got ***', value: { n: '1' }, timestamp: 9 });
   });
 
+  it('toDeadLetter scrubs secrets that an API echoed into the record value', () => {
+    const letter = toDeadLetter({
+      topic: 't',
+      source: 's',
+      value: { echo: 'key=secret-value', nested: [{ token: 'secret-value' }], n: 3 },
+      error: new SchemaValidationError('R', 'n', 'bad'),
+      scrub: (t) => t.split('secret-value').join('***'),
+    });
+    expect(letter.value).to.deep.equal({ echo: 'key=***', nested: [{ token: '***' }], n: 3 });
+  });
+
   it('installSignalHandlers: the first signal starts a graceful stop, the second exits; remove() uninstalls', () => {
     const proc = new EventEmitter();
     const calls: string[] = [];

@@ -33,9 +33,21 @@ export function toDeadLetter(input: {
     source: input.source,
     code: codeOf(err),
     reason: scrub(err instanceof Error ? err.message : String(err)),
-    value: toJsonSafe(input.value),
+    value: scrubValue(toJsonSafe(input.value), scrub),
     timestamp: input.timestamp ?? Date.now(),
   };
   if (isSchemaValidationError(err) && err.field) letter.field = err.field;
   return letter;
+}
+
+/** Scrubs every string inside a JSON-safe value (secrets echoed by an API into a record). */
+function scrubValue(value: unknown, scrub: (text: string) => string): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, scrub));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[scrub(k)] = scrubValue(v, scrub);
+    return out;
+  }
+  return value;
 }
