@@ -78,8 +78,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     .command('plugins')
     .description('List installed plugin packages with their streams, key fields and schemas.')
     .option('--dir <dir>', 'look in node_modules of this directory and its parents', '.')
+    .option('--pipeline <file>', "list the sources of this pipeline instead, each with its own streams (from its options), keys, topics and schemas")
     .option('--json', 'print JSON')
-    .action(async (opts: { dir?: string; json?: boolean }) => {
+    .action(async (opts: { dir?: string; json?: boolean; pipeline?: string }) => {
       const { pluginsCommand } = await import('./plugins.js');
       code = await pluginsCommand(opts, io);
     });

@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { loadPipeline } from '../pipeline/config/load.js';
+import { resolvePipeline } from '../pipeline/config/resolve.js';
 import { listInstalledPlugins, loadPlugin } from '../plugin/loader.js';
 import type { StreamDefinition } from '../plugin/types.js';
 import { EXIT, type CliIo } from './io.js';
@@ -12,15 +14,30 @@ export interface PluginListing {
   coreVersion?: string;
   compatible?: boolean;
   streams?: Record<string, { key?: string; description?: string; schema: unknown }>;
+  /** True when the plugin derives its streams from each source's options (`streamsFor`): `streams` are then its defaults. */
+  streamsFromConfig?: boolean;
   /** Why the plugin could not be loaded, when it could not. */
   error?: string;
+}
+
+/** @internal One source as `tributary plugins --pipeline <file> --json` prints it. */
+export interface SourceListing {
+  source: string;
+  plugin: string;
+  version: string;
+  /** The source's streams (from its options when the plugin has `streamsFor`), with their topics. */
+  streams: Record<string, { key?: string; description?: string; topic?: string; schema: unknown }>;
 }
 
 /**
  * @internal `tributary plugins [--dir <dir>] [--json]`: the plugin packages installed in
  * `node_modules` of the directory and its parents, each with its streams, key fields and schemas.
+ * A plugin whose streams depend on the options (`streamsFor`) shows its default streams and says
+ * so. With `--pipeline <file>`: each enabled source of that pipeline with its plugin and its own
+ * streams (derived from its options), key fields, topics and schemas; a `ConfigError` propagates.
  */
-export async function pluginsCommand(opts: { dir?: string; json?: boolean }, io: CliIo): Promise<number> {
+export async function pluginsCommand(opts: { dir?: string; json?: boolean; pipeline?: string }, io: CliIo): Promise<number> {
+  if (opts.pipeline !== undefined) return sourcesListing(path.resolve(io.cwd, opts.pipeline), opts.json === true, io);
   const dir = path.resolve(io.cwd, opts.dir ?? '.');
   const installed = await listInstalledPlugins(dir);
   const listings: PluginListing[] = [];
@@ -35,6 +52,7 @@ export async function pluginsCommand(opts: { dir?: string; json?: boolean }, io:
       for (const [name, def] of Object.entries(plugin.streams) as [string, StreamDefinition][]) {
         listing.streams[name] = { ...(def.key ? { key: def.key } : {}), ...(def.description ? { description: def.description } : {}), schema: def.schema };
       }
+      if (typeof plugin.streamsFor === 'function') listing.streamsFromConfig = true;
     } catch (err) {
       listing.error = err instanceof Error ? err.message : String(err);
     }
@@ -56,8 +74,44 @@ export async function pluginsCommand(opts: { dir?: string; json?: boolean }, io:
       lines.push(`  cannot be loaded: ${l.error.split('\n').join('\n  ')}`);
       continue;
     }
+    if (l.streamsFromConfig) {
+      lines.push(`  streams depend on each source's options${Object.keys(l.streams ?? {}).length ? '; the defaults' : ''} (see: tributary plugins --pipeline <file>)`);
+    }
     for (const [name, s] of Object.entries(l.streams ?? {})) {
       lines.push(`  stream ${name}${s.key ? ` (key: ${s.key})` : ''}${s.description ? `: ${s.description}` : ''}`);
+      lines.push(`    schema ${describeSchema(s.schema)}`);
+    }
+  }
+  io.stdout.write(lines.join('\n') + '\n');
+  return EXIT.OK;
+}
+
+async function sourcesListing(file: string, json: boolean, io: CliIo): Promise<number> {
+  const { config, plugins, topics } = await resolvePipeline(await loadPipeline(file, { env: io.env }));
+  const listings: SourceListing[] = [];
+  for (const [id, { plugin, streams }] of plugins) {
+    const listing: SourceListing = { source: id, plugin: plugin.name, version: plugin.version, streams: {} };
+    for (const [name, def] of Object.entries(streams)) {
+      const topic = topics.find((t) => t.source === id && t.stream === name)?.topic;
+      const key = config.sources[id]?.streams[name]?.key ?? def.key;
+      listing.streams[name] = {
+        ...(key ? { key } : {}),
+        ...(def.description ? { description: def.description } : {}),
+        ...(topic !== undefined ? { topic } : {}),
+        schema: def.schema,
+      };
+    }
+    listings.push(listing);
+  }
+  if (json) {
+    io.stdout.write(JSON.stringify(listings, null, 2) + '\n');
+    return EXIT.OK;
+  }
+  const lines = [`Sources of pipeline "${config.name}" (${config.file}):`];
+  for (const l of listings) {
+    lines.push(`source ${l.source}: ${l.plugin} ${l.version}`);
+    for (const [name, s] of Object.entries(l.streams)) {
+      lines.push(`  stream ${name}${s.key ? ` (key: ${s.key})` : ''} -> ${s.topic ?? '(dropped)'}${s.description ? `: ${s.description}` : ''}`);
       lines.push(`    schema ${describeSchema(s.schema)}`);
     }
   }

@@ -70,6 +70,25 @@ export interface PluginDefinition<Schema extends z.ZodType, Streams extends Reco
    */
   streams: Streams;
   /**
+   * The streams of one source, computed from its validated options, for plugins whose schema or
+   * stream names depend on the config (a generic HTTP plugin whose schema is written in the
+   * pipeline file). Called once per source when the pipeline is resolved (and by the testkit);
+   * the streams it returns are checked like `streams` (valid Avro record schemas, key fields that
+   * exist), and problems are reported under the source's `sources.<id>.config` path. Throw to
+   * reject a config; the message is reported at that path.
+   *
+   * Typing: the records `create` may emit stay typed by `streams`; the streams returned here are
+   * typed loosely (`Record<string, StreamDefinition>`), since they are known only at run time.
+   * When they differ from `streams` in schema or names, declare `streams` loosely too
+   * (`streams: { records: { schema } } as Record<string, StreamDefinition>`), so that records are
+   * `{ stream: string; value: Record<string, unknown> }`; each record is still validated against
+   * the source's schema before it is sent.
+   *
+   * Default: `streams`, whatever the config. With `streamsFor`, `streams` may be empty; it is what
+   * `tributary plugins` shows.
+   */
+  streamsFor?: (config: z.output<Schema>) => Record<string, StreamDefinition>;
+  /**
    * Builds a collector for one source. Called once per source at start-up, with the validated
    * options and the source's context (`ctx.http`, `ctx.log`, `ctx.cache`, `ctx.state`, ...).
    */
@@ -92,9 +111,11 @@ const KEY_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
  *
  * Checked at once (a {@link PluginLoadError}, code `ERR_PLUGIN`, naming the plugin and listing every
  * problem): `name` is a non-empty string, `version` is a semver version, `coreVersion` a semver
- * range, `configSchema` a zod schema, `streams` has at least one stream, each stream's schema is a
- * valid Avro record schema (compiled with `compileSchema`), each default `key` is a field of its
- * record, and `create` is a function.
+ * range, `configSchema` a zod schema, `streams` has at least one stream (or `streamsFor` is
+ * given), each stream's schema is a valid Avro record schema (compiled with `compileSchema`), each
+ * default `key` is a field of its record, and `create` (and `streamsFor`, when given) is a
+ * function. Streams returned by `streamsFor` are checked the same way when a pipeline is resolved,
+ * per source.
  *
  * @example
  * ```ts
@@ -150,6 +171,7 @@ export function definePlugin<Schema extends z.ZodType, const Streams extends Rec
     ...(def.description !== undefined ? { description: def.description } : {}),
     configSchema: def.configSchema as z.ZodType<z.output<Schema>>,
     streams: def.streams,
+    ...(def.streamsFor !== undefined ? { streamsFor: (config: z.output<Schema>) => def.streamsFor!(config) } : {}),
     create: (config, ctx) => def.create(config, ctx) as Collector | Promise<Collector>,
   };
   return Object.freeze(plugin);
@@ -190,15 +212,42 @@ export function pluginProblems(value: unknown): string[] {
     problems.push(`configSchema must be a zod schema (e.g. z.object({ ... })), got ${show(p.configSchema)}`);
   }
   if (typeof p.create !== 'function') problems.push(`create must be a function (config, ctx) => collector, got ${show(p.create)}`);
+  if (p.streamsFor !== undefined && typeof p.streamsFor !== 'function') problems.push(`streamsFor must be a function (config) => streams, got ${show(p.streamsFor)}`);
   const streams = p.streams;
   if (typeof streams !== 'object' || streams === null || Array.isArray(streams)) {
     problems.push(`streams must be a mapping of stream name to { schema, key? }, got ${show(streams)}`);
   } else if (Object.keys(streams).length === 0) {
-    problems.push('streams must declare at least one stream');
+    if (typeof p.streamsFor !== 'function') problems.push('streams must declare at least one stream (or the plugin must have streamsFor)');
   } else {
     for (const [name, def] of Object.entries(streams as Record<string, unknown>)) problems.push(...streamProblems(name, def));
   }
   return problems;
+}
+
+/**
+ * @internal The streams of one source of `plugin` with the parsed options `config`:
+ * `plugin.streamsFor(config)` when the plugin has it, else `plugin.streams`. `problems` lists
+ * what is wrong with the streams `streamsFor` returned (or why it threw), as readable lines
+ * naming the plugin; `streams` is only usable when `problems` is empty.
+ */
+export function streamsOf(plugin: TributaryPlugin, config: unknown): { streams: Record<string, StreamDefinition>; problems: string[] } {
+  if (typeof plugin.streamsFor !== 'function') return { streams: plugin.streams, problems: [] };
+  const where = `plugin ${plugin.name}`;
+  let streams: unknown;
+  try {
+    streams = plugin.streamsFor(config);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { streams: {}, problems: [`${where} cannot derive its streams from these options: ${message}`] };
+  }
+  if (typeof streams !== 'object' || streams === null || Array.isArray(streams)) {
+    return { streams: {}, problems: [`${where}: streamsFor must return a mapping of stream name to { schema, key? }, got ${show(streams)}`] };
+  }
+  const entries = Object.entries(streams as Record<string, unknown>);
+  if (entries.length === 0) return { streams: {}, problems: [`${where}: streamsFor returned no stream for these options`] };
+  const problems: string[] = [];
+  for (const [name, def] of entries) problems.push(...streamProblems(name, def).map((p) => `${where}, ${p}`));
+  return { streams: streams as Record<string, StreamDefinition>, problems };
 }
 
 function streamProblems(name: string, def: unknown): string[] {

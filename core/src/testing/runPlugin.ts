@@ -11,7 +11,8 @@ import { loadPipeline, type LoadPipelineOptions } from '../pipeline/config/load.
 import { resolvePipeline } from '../pipeline/config/resolve.js';
 import { PipelineRunner } from '../pipeline/runtime/runner.js';
 import type { DeadLetter, Envelope, PipelineConfig, ResilienceConfig, StreamRoute } from '../pipeline/types.js';
-import type { AvroSchemaLike, StreamRecord, TributaryPlugin } from '../plugin/types.js';
+import { streamsOf } from '../plugin/definePlugin.js';
+import type { AvroSchemaLike, StreamDefinition, StreamRecord, TributaryPlugin } from '../plugin/types.js';
 import { compileSchema, validateRecord } from '../serde/avro.js';
 import type { AvroSchema } from '../serde/types.js';
 import { MemorySink } from '../sinks/memory.js';
@@ -68,7 +69,7 @@ export interface RunPluginOptions extends TestRunOptions {
   source?: string;
   /** Resilience layers. Default: none (calls go straight out; failures show at once). */
   resilience?: ResilienceConfig;
-  /** Routes by stream. Default: each stream to a topic of its own name, keyed by its key field. */
+  /** Routes by stream. Default: each stream (of this config, see `streamsFor`) to a topic of its own name, keyed by its key field. */
   streams?: Record<string, StreamRoute>;
   /** Values to scrub from logs and errors. Default none. */
   secrets?: string[];
@@ -77,7 +78,10 @@ export interface RunPluginOptions extends TestRunOptions {
 /**
  * Runs a plugin for one cycle (or `cycles`) in memory and returns what it produced.
  *
- * The plugin's `config` is checked against its `configSchema` first (a `ConfigError` on failure).
+ * The plugin's `config` is checked against its `configSchema` first (a `ConfigError` on failure),
+ * then the streams are those of that config: `plugin.streamsFor(config)` when the plugin has it
+ * (checked like static streams; a `ConfigError` at `config` when they are invalid), else
+ * `plugin.streams`.
  * Records go through the real runtime: envelopes with keys and provenance headers, Avro validation
  * (failures end in `deadLetters`), checkpoints (`state`). No resilience layers are applied unless
  * given, no metrics server is started, and nothing is written to disk.
@@ -100,8 +104,10 @@ export async function runPlugin<C>(plugin: TributaryPlugin<C>, config: unknown, 
       parsed.error.issues.map((i) => ({ path: ['config', ...i.path.map(String)].join('.'), message: `${i.message} (plugin ${plugin.name})` })),
     );
   }
+  const derived = streamsOf(plugin as TributaryPlugin, parsed.data);
+  if (derived.problems.length > 0) throw new ConfigError(undefined, derived.problems.map((message) => ({ path: 'config', message })));
   const streams: Record<string, StreamRoute> = {};
-  for (const [name, def] of Object.entries(plugin.streams)) {
+  for (const [name, def] of Object.entries(derived.streams)) {
     const route = options.streams?.[name] ?? { topic: name };
     streams[name] = route.key === undefined && def.key !== undefined ? { ...route, key: def.key } : route;
   }
@@ -126,7 +132,7 @@ export async function runPlugin<C>(plugin: TributaryPlugin<C>, config: unknown, 
     shutdown: { timeoutMs: 30_000 },
     secrets: options.secrets ?? [],
   };
-  return execute(pipeline, new Map([[id, { plugin: plugin as TributaryPlugin, config: parsed.data }]]), options);
+  return execute(pipeline, new Map([[id, { plugin: plugin as TributaryPlugin, config: parsed.data, streams: derived.streams }]]), options);
 }
 
 /** Options of {@link runPipeline}. */
@@ -152,7 +158,11 @@ export async function runPipeline(file: string, options: RunPipelineOptions = {}
   return execute(resolved.config, resolved.plugins, options);
 }
 
-async function execute(pipeline: PipelineConfig, plugins: Map<string, { plugin: TributaryPlugin; config: unknown }>, options: TestRunOptions): Promise<RunResult> {
+async function execute(
+  pipeline: PipelineConfig,
+  plugins: Map<string, { plugin: TributaryPlugin; config: unknown; streams: Record<string, StreamDefinition> }>,
+  options: TestRunOptions,
+): Promise<RunResult> {
   const sink = new MemorySink();
   const checkpoints = new MemoryCheckpointStore(options.state ?? {});
   const runner = new PipelineRunner({

@@ -16,6 +16,23 @@ sources:
     schedule: once
 `;
 
+/** A plugin built by hand whose stream schema comes from the options (streamsFor). */
+const ROWS_PLUGIN_JS = `
+import { z } from 'zod';
+import { EMPTY } from 'rxjs';
+const schema = (name, columns) => ({ type: 'record', name, namespace: 'rows', fields: columns.map((c) => ({ name: c, type: 'string' })) });
+export default {
+  kind: 'tributary-plugin',
+  name: 'rows-plugin',
+  version: '2.0.0',
+  coreVersion: '*',
+  configSchema: z.strictObject({ record: z.string(), columns: z.array(z.string()), key: z.string().optional() }),
+  streams: { rows: { schema: schema('Row', ['value']) } },
+  streamsFor: (c) => ({ rows: { schema: schema(c.record, c.columns), ...(c.key ? { key: c.key } : {}) } }),
+  create: () => ({ collect: () => EMPTY }),
+};
+`;
+
 describe('cli', () => {
   let project: Awaited<ReturnType<typeof makeProject>>;
   afterEach(async () => project?.cleanup());
@@ -119,6 +136,46 @@ describe('cli', () => {
       expect(await main(['plugins', '--json'], json)).to.equal(0);
       const list = JSON.parse(json.out()) as { name: string; streams: Record<string, { schema: { name: string } }> }[];
       expect(list.find((p) => p.name === '@tributary/plugin-e2e')!.streams.readings!.schema.name).to.equal('Reading');
+    });
+
+    it('says when streams depend on the options, and lists the streams of each source of a pipeline (--pipeline)', async () => {
+      const pkg = JSON.stringify({ name: '@tributary/plugin-rows', version: '2.0.0', type: 'module', main: 'index.js', peerDependencies: { '@tributary/core': '*' } });
+      project = await makeProject({
+        'app/node_modules/@tributary/plugin-rows/package.json': pkg,
+        'app/node_modules/@tributary/plugin-rows/index.js': ROWS_PLUGIN_JS,
+        'app/rows.js': ROWS_PLUGIN_JS,
+        'app/pipeline.yaml': `
+name: rows
+sources:
+  orders:
+    plugin: ./rows.js
+    config: { record: Order, columns: [id, total], key: id }
+    topic: shop.orders
+    schedule: once
+  users:
+    plugin: ./rows.js
+    config: { record: User, columns: [name] }
+    topic: shop.users
+    key: name
+    schedule: once
+`,
+      });
+      const io = fakeIo({}, project.path('app'));
+      expect(await main(['plugins'], io)).to.equal(0);
+      expect(io.out()).to.include("@tributary/plugin-rows 2.0.0 [core *]\n  streams depend on each source's options; the defaults (see: tributary plugins --pipeline <file>)");
+      expect(io.out()).to.include('schema rows.Row { value: string }');
+
+      const bySource = fakeIo({}, project.path('app'));
+      expect(await main(['plugins', '--pipeline', 'pipeline.yaml'], bySource)).to.equal(0);
+      expect(bySource.out()).to.include('source orders: rows-plugin 2.0.0\n  stream rows (key: id) -> shop.orders\n    schema rows.Order { id: string, total: string }');
+      expect(bySource.out()).to.include('source users: rows-plugin 2.0.0\n  stream rows (key: name) -> shop.users\n    schema rows.User { name: string }');
+      const json = fakeIo({}, project.path('app'));
+      expect(await main(['plugins', '--pipeline', 'pipeline.yaml', '--json'], json)).to.equal(0);
+      const list = JSON.parse(json.out()) as { source: string; streams: Record<string, { topic: string; schema: { name: string } }> }[];
+      expect(list.map((l) => [l.source, l.streams.rows!.topic, l.streams.rows!.schema.name])).to.deep.equal([
+        ['orders', 'shop.orders', 'Order'],
+        ['users', 'shop.users', 'User'],
+      ]);
     });
   });
 

@@ -5,6 +5,7 @@ import { EMPTY } from 'rxjs';
 import { z } from 'zod';
 import { isConfigError, type ConfigError } from '../../src/errors/ConfigError.js';
 import { definePlugin } from '../../src/plugin/definePlugin.js';
+import type { StreamDefinition } from '../../src/plugin/types.js';
 import { loadPipeline, parsePipeline } from '../../src/pipeline/config/load.js';
 import { resolvePipeline, type ResolvePipelineOptions } from '../../src/pipeline/config/resolve.js';
 
@@ -211,8 +212,108 @@ describe('pipeline config: resolving plugins', () => {
     });
     const config = parsePipeline('sources:\n  w:\n    plugin: inline\n    config: { city: Utrecht }\n    topic: weather\n    schedule: once\n', { file });
     const { plugins, config: out } = await resolvePipeline(config, { plugins: { inline } });
-    expect(plugins.get('w')).to.deep.equal({ plugin: inline, config: { city: 'Utrecht' } });
+    expect(plugins.get('w')).to.deep.equal({ plugin: inline, config: { city: 'Utrecht' }, streams: inline.streams });
     expect(out.sources.w!.streams).to.deep.equal({ weather: { topic: 'weather', key: 'city' } });
+  });
+
+  describe('plugins whose streams depend on the config (streamsFor)', () => {
+    const tables = definePlugin({
+      name: 'tables',
+      version: '1.0.0',
+      coreVersion: '*',
+      configSchema: z.object({ record: z.string(), columns: z.array(z.string()).default([]), key: z.string().optional(), extra: z.boolean().default(false) }),
+      streams: {} as Record<string, StreamDefinition>,
+      streamsFor: (c) => {
+        if (c.record === 'Boom') throw new Error('record name Boom is reserved');
+        const schema = { type: 'record', name: c.record, namespace: 'test.tables', fields: c.columns.map((name) => ({ name, type: 'string' })) };
+        return {
+          rows: { schema, ...(c.key ? { key: c.key } : {}) },
+          ...(c.extra ? { audit: { schema: { type: 'record', name: 'Audit', fields: [{ name: 'at', type: 'long' }] } } } : {}),
+        };
+      },
+      create: () => ({ collect: () => EMPTY }),
+    });
+
+    it('routes and checks each source against its own streams, and hands them on', async () => {
+      const config = parsePipeline(
+        `sources:
+  orders:
+    plugin: tables
+    config: { record: Order, columns: [id, total], key: id }
+    topic: shop.orders
+    schedule: once
+  users:
+    plugin: tables
+    config: { record: User, columns: [name], extra: true }
+    streams:
+      rows: { topic: shop.users, key: name }
+      audit: false
+    schedule: once
+`,
+        { file },
+      );
+      const { plugins, topics, config: out } = await resolvePipeline(config, { plugins: { tables } });
+      expect(Object.keys(plugins.get('orders')!.streams)).to.deep.equal(['rows']);
+      expect(Object.keys(plugins.get('users')!.streams)).to.deep.equal(['rows', 'audit']);
+      expect(out.sources.orders!.streams).to.deep.equal({ rows: { topic: 'shop.orders', key: 'id' } });
+      expect(out.sources.users!.streams).to.deep.equal({ rows: { topic: 'shop.users', key: 'name' } });
+      expect(topics.map((t) => [t.topic, (t.schema as { name: string }).name])).to.deep.equal([
+        ['shop.orders', 'Order'],
+        ['shop.users', 'User'],
+      ]);
+    });
+
+    it('reports bad derived streams at sources.<id>.config, and routes against the derived names', async () => {
+      const err = await failure(
+        `sources:
+  a:
+    plugin: tables
+    config: { record: Order, columns: [id], key: total }
+    topic: t.a
+    schedule: once
+  b:
+    plugin: tables
+    config: { record: Boom }
+    topic: t.b
+    schedule: once
+  c:
+    plugin: tables
+    config: { record: Row, columns: [id] }
+    streams:
+      row: { topic: t.c }
+    schedule: once
+  d:
+    plugin: tables
+    config: { record: Order, columns: [id, total] }
+    topic: t.a
+    schedule: once
+  e:
+    plugin: tables
+    config: { record: 7 }
+    topic: t.e
+    schedule: once
+`,
+        {},
+        { plugins: { tables } },
+      );
+      expectIssue(err, 'sources.a.config', 'plugin tables, stream "rows": key "total" is not a field of the schema (fields: id)', 4);
+      expectIssue(err, 'sources.b.config', 'plugin tables cannot derive its streams from these options: record name Boom is reserved', 9);
+      expectIssue(err, 'sources.c.streams.row', 'unknown stream "row" (did you mean "rows"?); plugin tables has stream (for these options): rows', 16);
+      expectIssue(err, 'sources.c.streams.rows', 'no topic for stream "rows"');
+      expect(err.issues.filter((i) => i.path.startsWith('sources.d'))).to.deep.equal([]); // the a source failed: no writer of t.a yet
+      expectIssue(err, 'sources.e.config.record', 'expected a string');
+      expect(err.issues.filter((i) => i.path.startsWith('sources.e.') && !i.path.startsWith('sources.e.config.record'))).to.deep.equal([]);
+    });
+
+    it('one topic, one schema: two sources whose options give different schemas cannot share a topic', async () => {
+      const err = await failure(
+        'sources:\n  a:\n    plugin: tables\n    config: { record: Order, columns: [id] }\n    topic: shared\n    schedule: once\n' +
+          '  b:\n    plugin: tables\n    config: { record: Order, columns: [id, total] }\n    topic: shared\n    schedule: once\n',
+        {},
+        { plugins: { tables } },
+      );
+      expectIssue(err, 'sources.b.topic', 'topic "shared" is also written by source "a" (stream "rows") with a different Avro schema', 10);
+    });
   });
 
   it('never shows an environment value, even when a plugin message repeats the input', async () => {

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { firstValueFrom, of, toArray } from 'rxjs';
 import { z } from 'zod';
 import { isPluginLoadError, type PluginLoadError } from '../../src/errors/PluginLoadError.js';
-import { definePlugin, isTributaryPlugin, pluginProblems } from '../../src/plugin/definePlugin.js';
-import type { PluginContext } from '../../src/plugin/types.js';
+import { definePlugin, isTributaryPlugin, pluginProblems, streamsOf } from '../../src/plugin/definePlugin.js';
+import type { PluginContext, StreamDefinition, TributaryPlugin } from '../../src/plugin/types.js';
 
 const measurement = {
   type: 'record',
@@ -116,6 +116,68 @@ describe('definePlugin', () => {
     expect(pluginProblems({ ...rest, create })).to.deep.include('kind must be "tributary-plugin" (create the plugin with definePlugin()), got nothing');
     expect(pluginProblems({ ...rest, create, kind: 'tributary-plugin' })).to.deep.equal([]);
     expect(pluginProblems(null)).to.deep.equal(['expected a plugin object, got null']);
+  });
+
+  describe('streamsFor: streams derived from the config', () => {
+    const table = (name: string, columns: string[]) => ({
+      type: 'record',
+      name,
+      namespace: 'test.tables',
+      fields: columns.map((c) => ({ name: c, type: 'string' })),
+    });
+    const dynamic = definePlugin({
+      ...base,
+      configSchema: z.object({ table: z.string(), columns: z.array(z.string()), key: z.string().optional() }),
+      streams: {} as Record<string, StreamDefinition>,
+      streamsFor: (config) => ({ [config.table]: { schema: table(config.table, config.columns), ...(config.key ? { key: config.key } : {}) } }),
+      create: () => ({ collect: () => of({ stream: 'anything', value: { any: 'value' } }) }),
+    });
+
+    it('keeps streamsFor on the plugin and allows empty static streams', () => {
+      expect(dynamic.streams).to.deep.equal({});
+      expect(typeof dynamic.streamsFor).to.equal('function');
+      expect(Object.isFrozen(dynamic)).to.equal(true);
+      expect(pluginProblems(dynamic)).to.deep.equal([]);
+    });
+
+    it('streamsOf: the derived streams for one config, or the static ones without streamsFor', () => {
+      const { streams, problems } = streamsOf(dynamic as TributaryPlugin, { table: 'orders', columns: ['id', 'total'], key: 'id' });
+      expect(problems).to.deep.equal([]);
+      expect(Object.keys(streams)).to.deep.equal(['orders']);
+      expect(streams.orders).to.deep.include({ key: 'id' });
+      expect((streams.orders!.schema as { fields: unknown[] }).fields).to.have.length(2);
+      const fixed = definePlugin(base);
+      expect(streamsOf(fixed as TributaryPlugin, { station: 'x' })).to.deep.equal({ streams: fixed.streams, problems: [] });
+    });
+
+    it('streamsOf checks the derived streams like static ones, naming the plugin and the stream', () => {
+      const check = (config: unknown) => streamsOf(dynamic as TributaryPlugin, config).problems;
+      expect(check({ table: 'orders', columns: ['id'], key: 'total' })).to.deep.equal([
+        'plugin @acme/plugin-air, stream "orders": key "total" is not a field of the schema (fields: id)',
+      ]);
+      expect(check({ table: 'orders', columns: ['bad-name'] })[0]).to.include('stream "orders": schema is not a valid Avro schema');
+      expect(check({ table: 'bad name', columns: ['id'] })[0]).to.include('stream "bad name": a stream name must be');
+      expect(check({ table: 'orders', columns: undefined })[0]).to.match(/^plugin @acme\/plugin-air cannot derive its streams from these options: /);
+      const empty = definePlugin({ ...base, streamsFor: () => ({}) });
+      expect(streamsOf(empty as TributaryPlugin, { station: 'x' }).problems).to.deep.equal(['plugin @acme/plugin-air: streamsFor returned no stream for these options']);
+      const notAMap = definePlugin({ ...base, streamsFor: () => [] as never });
+      expect(streamsOf(notAMap as TributaryPlugin, { station: 'x' }).problems[0]).to.include('streamsFor must return a mapping');
+    });
+
+    it('rejects a streamsFor that is not a function, and empty streams without streamsFor', () => {
+      expect(thrown(() => definePlugin({ ...base, streamsFor: 'records' as never })).message).to.include('streamsFor must be a function (config) => streams, got "records"');
+      expect(thrown(() => definePlugin({ ...base, streams: {} })).message).to.include('or the plugin must have streamsFor');
+    });
+
+    it('types streamsFor with the parsed config (compile-time check)', () => {
+      const typed = () =>
+        definePlugin({
+          ...base,
+          // @ts-expect-error config.station is a string (it has no toFixed)
+          streamsFor: (config) => ({ x: { schema: table('X', [config.station.toFixed(1)]) } }),
+        });
+      expect(typed).to.be.a('function');
+    });
   });
 
   it('types the records of each stream from its Avro schema (compile-time checks)', () => {

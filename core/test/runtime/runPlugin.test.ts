@@ -4,7 +4,7 @@ import { isConfigError } from '../../src/errors/ConfigError.js';
 import { assertRecordsMatchSchema, runPlugin } from '../../src/testing/runPlugin.js';
 import { startStubServer, type StubServer } from '../../src/testing/stubServer.js';
 import { READING_SCHEMA, testPlugin } from './helpers.js';
-import type { PluginContext } from '../../src/plugin/types.js';
+import type { PluginContext, TributaryPlugin } from '../../src/plugin/types.js';
 
 /** A plugin that reads `/readings` (an absolute URL on a host that does not exist) and emits each item. */
 function apiPlugin(options: { promise?: boolean } = {}) {
@@ -105,6 +105,36 @@ describe('testing/runPlugin', () => {
     const result = await runPlugin(plugin, {}, { state: { test: { seen: 5 } }, window: { start: 1, end: 2 }, cycles: 2 });
     expect(result.records.map((r) => (r.value as { value: number }).value)).to.deep.equal([5, 6]);
     expect(result.state.test).to.deep.equal({ seen: 7, window: { start: 1, end: 2 } });
+  });
+
+  it('uses the streams of the config when the plugin has streamsFor: routes, keys and validation per source', async () => {
+    const { z } = await import('zod');
+    const plugin: TributaryPlugin = {
+      ...testPlugin((config) => ({
+        collect: () =>
+          from([
+            { stream: 'rows', value: { [String(config.field)]: 'a1' } },
+            { stream: 'rows', value: { other: 'b2' } }, // does not fit the derived schema
+            { stream: 'readings', value: { station: 'x', value: 1, meta: { unit: 'u' } } }, // a static stream, not one of this config
+          ]),
+      })),
+      configSchema: z.object({ field: z.string() }) as unknown as TributaryPlugin['configSchema'],
+      streamsFor: (config) => {
+        const field = String((config as { field: string }).field);
+        return { rows: { schema: { type: 'record', name: 'Row', fields: [{ name: field, type: 'string' }] }, key: field } };
+      },
+    };
+    const { records, deadLetters } = await runPlugin(plugin, { field: 'id' });
+    expect(records.map((r) => [r.topic, r.key, r.value])).to.deep.equal([['rows', 'a1', { id: 'a1' }]]);
+    expect(deadLetters.map((d) => [d.topic, d.code])).to.deep.equal([
+      ['rows', 'ERR_SCHEMA'],
+      ['_unrouted', 'ERR_UNKNOWN_STREAM'],
+    ]);
+    expect(deadLetters[1]!.reason).to.include('declares: rows');
+
+    const err = await runPlugin(plugin, { field: 'not-a-name' }).catch((e: unknown) => e);
+    expect(isConfigError(err)).to.equal(true);
+    expect((err as Error).message).to.include('config: plugin test-plugin, stream "rows": schema is not a valid Avro schema');
   });
 
   it('assertRecordsMatchSchema names the first bad record and field', () => {

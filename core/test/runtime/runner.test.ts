@@ -189,6 +189,39 @@ describe('PipelineRunner', () => {
     expect(sink.started).to.equal(false);
   });
 
+  it('derives the streams of a source from its options (streamsFor) when none are handed in, and checks them', async () => {
+    const rowsFor = (config: unknown) => {
+      const field = String((config as { field?: unknown }).field);
+      return { rows: { schema: { type: 'record', name: 'Row', fields: [{ name: field, type: 'string' }] }, key: field } };
+    };
+    const plugin = { ...testPlugin((config) => ({ collect: () => from([{ stream: 'rows', value: { [String(config.field)]: 'r1' } }]) })), streamsFor: rowsFor };
+    const sink = new MemorySink();
+    await new PipelineRunner({
+      pipeline: pipeline([source('a', { config: { field: 'id' }, streams: { rows: { topic: 'a.rows' } } })]),
+      plugins: { a: { plugin } },
+      sink,
+      checkpoints: new MemoryCheckpointStore(),
+      logger: silentLogger(),
+      once: true,
+    }).run();
+    expect(sink.records.map((r) => [r.topic, r.key, r.value])).to.deep.equal([['a.rows', 'r1', { id: 'r1' }]]);
+    expect(sink.topics.map((t) => (t.schema as { name: string }).name)).to.deep.equal(['Row']);
+
+    const err = await new PipelineRunner({
+      pipeline: pipeline([source('b', { config: { field: 'bad name' }, streams: { rows: { topic: 'b.rows' } } })]),
+      plugins: { b: { plugin } },
+      sink: new MemorySink(),
+      checkpoints: new MemoryCheckpointStore(),
+      logger: silentLogger(),
+      once: true,
+    })
+      .run()
+      .catch((e: unknown) => e);
+    expect(isConfigError(err)).to.equal(true);
+    expect((err as { issues: { path: string; message: string }[] }).issues[0]).to.deep.include({ path: 'sources.b.config' });
+    expect((err as Error).message).to.include('stream "rows": schema is not a valid Avro schema');
+  });
+
   it('runs group members together and tags records with the group; a failed member does not stop the others', async () => {
     const ok = testPlugin(() => ({ collect: () => from([reading('A', 1)]) }));
     const broken = testPlugin(() => ({ collect: () => throwError(() => new HttpError({ status: 500 })) }));

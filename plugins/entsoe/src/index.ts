@@ -3,16 +3,18 @@
  * Platform RESTful API (https://web-api.tp.entsoe.eu/api, documentType A44; security token needed).
  * @packageDocumentation
  */
-import { definePlugin, HttpError, isHttpError, NonRetriableError, ResponseError, scrubSecrets, type InferAvro, type PluginContext } from '@tributary/core';
+import { definePlugin, HttpError, NonRetriableError, ResponseError, scrubSecrets, type InferAvro, type PluginContext } from '@tributary/core';
 import { concatMap, defer, from, type Observable } from 'rxjs';
 import { z } from 'zod';
-import { DocumentError, isNoData, parseDocument, reasonsFromExcerpt, type AckReason, type PriceSeries } from './xml.js';
+import { DocumentError, isNoData, parseDocument, type AckReason, type PriceSeries } from './xml.js';
 import { ZONES, zoneCode } from './zones.js';
 
 const DEFAULT_BASE_URL = 'https://web-api.tp.entsoe.eu/api';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** The API answers at most one year of prices per request. */
 const MAX_SPAN_MS = 365 * DAY_MS;
+/** The status the platform sends acknowledgement documents with, besides 200. */
+const ACK_STATUS = 400;
 
 const configSchema = z.strictObject({
   securityToken: z.string().min(1, { error: 'expected the ENTSO-E security token (e.g. securityToken: ${ENTSOE_TOKEN})' }),
@@ -104,7 +106,8 @@ type OutRecord = { stream: 'prices'; value: EntsoePrice; timestamp: number };
  *
  * Positions are 1-based offsets, by the period's resolution, from the period start; positions left
  * out of an A03 curve repeat the previous price and are filled in. An acknowledgement document
- * with "No matching data found" (reason code 999) is an empty result; any other acknowledgement, an
+ * with "No matching data found" (reason code 999) is an empty result, whether it comes with HTTP
+ * 200 or 400 (the platform uses both; the document is read in full); any other acknowledgement, an
  * error status or an answer that is not a price document fails the cycle with an error that names
  * the source and the API's reason. The security token never appears in errors or logs.
  *
@@ -208,38 +211,44 @@ async function fetchSeries(config: Config, ctx: PluginContext, eic: string, zone
     securityToken: config.securityToken,
   };
   const where = `zone ${zone} (${eic}), ${entsoeTime(start)}–${entsoeTime(end)}`;
-  let xml: string;
-  try {
-    xml = await ctx.http.getText(url, { query });
-  } catch (err) {
-    if (!isHttpError(err) || !err.body) throw err;
-    const { acknowledgement, reasons } = reasonsFromExcerpt(err.body);
-    if (reasons.length > 0 && isNoData(reasons)) return [];
-    if (!acknowledgement) throw err;
-    const why = reasons.length > 0 ? describeReasons(reasons, config) : 'an acknowledgement document whose reason is not in the part of the body that was kept';
-    throw new HttpError({
-      status: err.status,
-      ...(err.url !== undefined ? { url: err.url } : {}),
-      ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
-      body: err.body,
-      source: ctx.source,
-      message: `ENTSO-E answered HTTP ${err.status} for ${where}: ${why} (source "${ctx.source}"${err.url ? ` ${err.url}` : ''})`,
-      cause: err,
-    });
-  }
+  // The platform sends acknowledgement documents with HTTP 200 or 400; both are read in full
+  // (an HttpError keeps only the start of a body, and the Reason comes late in the document).
+  const res = await ctx.http.get(url, { query, expectStatus: (status) => (status >= 200 && status < 300) || status === ACK_STATUS });
+  const xml = res.text();
   let doc;
   try {
     doc = parseDocument(xml);
   } catch (err) {
     if (!(err instanceof DocumentError)) throw err;
+    if (res.status === ACK_STATUS) throw statusError(res.status, res.url, xml, config, ctx, `${where}: the body is not an acknowledgement document`);
     throw new ResponseError(`ENTSO-E answer for ${where}: ${err.message}`, { source: ctx.source, url: safeUrl(url, query), cause: err });
   }
-  if (doc.kind === 'prices') return doc.series;
+  if (doc.kind === 'prices') {
+    if (res.status === ACK_STATUS) throw statusError(res.status, res.url, xml, config, ctx, `${where}: a price document with an error status`);
+    return doc.series;
+  }
   if (isNoData(doc.reasons)) {
-    ctx.log.debug({ zone, reasons: doc.reasons }, 'no prices published for the period');
+    ctx.log.debug({ zone, status: res.status, reasons: doc.reasons }, 'no prices published for the period');
     return [];
   }
-  throw new NonRetriableError(`ENTSO-E rejected the request for ${where}: ${doc.reasons.length ? describeReasons(doc.reasons, config) : 'an acknowledgement without a reason'} (source "${ctx.source}")`);
+  const why = doc.reasons.length ? describeReasons(doc.reasons, config) : 'an acknowledgement without a reason';
+  if (res.status === ACK_STATUS) throw statusError(res.status, res.url, xml, config, ctx, `${where}: an acknowledgement document: ${why}`);
+  throw new NonRetriableError(`ENTSO-E rejected the request for ${where}: ${why} (source "${ctx.source}")`);
+}
+
+/**
+ * An `HttpError` (not retried: a client error) for an answer with an error status, saying what
+ * the body was. `url` is already redacted; the body excerpt has no security token.
+ */
+function statusError(status: number, url: string, body: string, config: Config, ctx: PluginContext, what: string): HttpError {
+  const excerpt = scrubSecrets(body.slice(0, 512), [config.securityToken]);
+  return new HttpError({
+    status,
+    url,
+    body: excerpt,
+    source: ctx.source,
+    message: `ENTSO-E answered HTTP ${status} for ${what} (source "${ctx.source}" ${url})`,
+  });
 }
 
 /** The reasons of an acknowledgement, as text without the security token. */

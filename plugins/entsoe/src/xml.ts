@@ -89,18 +89,6 @@ export function isNoData(reasons: readonly AckReason[]): boolean {
   return reasons.some((r) => /no matching data found/i.test(r.text));
 }
 
-/**
- * @internal Reads the reasons of an acknowledgement document from a possibly truncated text (the
- * start of an error response's body), without requiring it to be well-formed.
- */
-export function reasonsFromExcerpt(excerpt: string): { acknowledgement: boolean; reasons: AckReason[] } {
-  const acknowledgement = /<(?:\w+:)?Acknowledgement_MarketDocument[\s>]/.test(excerpt);
-  const reasons: AckReason[] = [];
-  const re = /<Reason>\s*<code>([^<]*)<\/code>\s*<text>([^<]*)<\/text>/g;
-  for (let m = re.exec(excerpt); m; m = re.exec(excerpt)) reasons.push({ code: m[1]!.trim(), text: decodeEntities(m[2]!.trim()) });
-  return { acknowledgement, reasons };
-}
-
 function parseSeries(value: unknown, n: number): PriceSeries {
   const where = `TimeSeries ${n}`;
   if (!isObject(value)) throw new DocumentError(`${where} is empty`);
@@ -196,8 +184,4 @@ function asArray(value: unknown): unknown[] {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function decodeEntities(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 }

@@ -178,14 +178,40 @@ describe('plugin-entsoe', () => {
       expect(stub.count('/api')).to.equal(1);
     });
 
-    it('fails clearly on an error status that carries an acknowledgement document, without the token', async () => {
+    it('treats "No matching data found" sent with HTTP 400 as an empty result too (the whole document is read)', async () => {
+      const ack = xml('ack-no-matching-data.xml');
+      expect(ack.indexOf('<Reason>')).to.be.greaterThan(512); // past what an HttpError keeps of a body
+      stub.route({ path: '/api', faults: { kind: 'status', status: 400, body: ack, headers: { 'content-type': 'text/xml' } } });
+      const { records, errors } = await run(
+        { zones: ['NL', 'BE'] },
+        { resilience: { retry: { maxRetries: 2, initialDelayMs: 1, factor: 1, maxDelayMs: 1, jitter: 'none' } } },
+      );
+      expect(errors).to.deep.equal([]);
+      expect(records).to.deep.equal([]);
+      expect(stub.count('/api')).to.equal(2); // one per zone, no retries
+    });
+
+    it('fails with the full reason of another acknowledgement sent with HTTP 400, without retrying or showing the token', async () => {
       stub.route({ path: '/api', faults: { kind: 'status', status: 400, body: xml('ack-invalid-area.xml'), headers: { 'content-type': 'application/xml' } } });
-      const { errors } = await run({ zones: ['NL'] });
+      const { errors } = await run(
+        { zones: ['NL'] },
+        { resilience: { retry: { maxRetries: 2, initialDelayMs: 1, factor: 1, maxDelayMs: 1, jitter: 'none' } } },
+      );
       expect(errors).to.have.length(1);
       expect(errors[0]!.code).to.equal('ERR_HTTP');
       expect(errors[0]!.message).to.include('ENTSO-E answered HTTP 400 for zone NL (10YNL----------L)');
-      expect(errors[0]!.message).to.include('acknowledgement document');
-      expect(errors[0]!.message).to.include('securityToken=***');
+      expect(errors[0]!.message).to.include('an acknowledgement document: reason 999: Delivered Area EIC 10Y1001A1001A016 is not valid.');
+      expect(errors[0]!.message).to.include('securityToken=***').and.include('source "test"');
+      expect(errors[0]!.message).not.to.include(TOKEN);
+      expect(stub.count('/api')).to.equal(1);
+    });
+
+    it('fails with an HTTP error when a 400 answer is not an acknowledgement document', async () => {
+      stub.route({ path: '/api', faults: { kind: 'status', status: 400, body: `<html>Bad request for ${TOKEN}</html>`, headers: { 'content-type': 'text/html' } } });
+      const { errors } = await run({ zones: ['NL'] });
+      expect(errors).to.have.length(1);
+      expect(errors[0]!.code).to.equal('ERR_HTTP');
+      expect(errors[0]!.message).to.include('ENTSO-E answered HTTP 400 for zone NL (10YNL----------L)').and.include('the body is not an acknowledgement document');
       expect(errors[0]!.message).not.to.include(TOKEN);
     });
 

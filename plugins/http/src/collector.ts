@@ -2,30 +2,14 @@
  * The collector of the http plugin: one cycle renders the request, follows the pages, selects the
  * records of each page and maps them to the stream's schema.
  */
-import { EMPTY, Observable, catchError, concatMap, defer, expand, from, map, of, throwError } from 'rxjs';
-import { ConfigError, ResponseError, isHttpError, redactUrl, scrubSecrets } from '@tributary/core';
-import type { CycleInfo, PluginContext, PluginRequestOptions, StreamRecord } from '@tributary/core';
-import type { HttpConfig } from './config.js';
+import { EMPTY, Observable, concatMap, defaultIfEmpty, defer, expand, from, map, throwError } from 'rxjs';
+import { ConfigError, ResponseError, redactUrl, scrubSecrets } from '@tributary/core';
+import type { CycleInfo, PluginContext, PluginRequestOptions, PluginResponse, StreamRecord } from '@tributary/core';
+import type { HttpConfig, StreamSpec } from './config.js';
 import { findLink } from './linkHeader.js';
 import { compileField, mapRecord, readSchema, type AvroNode, type FieldRule } from './mapping.js';
 import { compilePath, isObject, selectAll, selectOne, type JsonPath } from './path.js';
 import { compileTemplate, renderTemplate, type Template, type TemplateScope } from './template.js';
-
-/**
- * A response as a response-level HTTP call returns it (the shape of `HttpResponse` of
- * `@tributary/core`): status, headers and the parsed body.
- */
-interface ResponseLike {
-  readonly status: number;
-  readonly headers: { get(name: string): string | null };
-  json<T = unknown>(): T;
-  readonly body: { length: number };
-}
-
-/** `ctx.http` with a response-level GET, when the runtime offers one. */
-interface ResponseHttp {
-  get$(url: string, opts?: PluginRequestOptions & { expectStatus?: (status: number) => boolean }): Observable<ResponseLike>;
-}
 
 /** One request of the page sequence. */
 interface PageRequest {
@@ -47,33 +31,12 @@ interface Page {
   dropped: boolean;
 }
 
-/** Options of {@link createCollector} fixed by the plugin definition. */
-export interface CollectorSpec {
-  schema: unknown;
-  timestampField: string | undefined;
-}
-
-/** Builds the collector of one source. */
-export function createCollector(config: HttpConfig, ctx: PluginContext, spec: CollectorSpec): { collect(cycle: CycleInfo): Observable<StreamRecord<'records'>> } {
-  const responseHttp = hasResponseLevelGet(ctx.http) ? (ctx.http as unknown as ResponseHttp) : undefined;
+/**
+ * Builds the collector of one source. `spec` is the source's stream: its schema (the config's own,
+ * or the plugin's) and default event-time field.
+ */
+export function createCollector(config: HttpConfig, ctx: PluginContext, spec: StreamSpec): { collect(cycle: CycleInfo): Observable<StreamRecord<'records'>> } {
   const where = `sources.${ctx.source}.config`;
-  if (!responseHttp && config.pagination.type === 'link') {
-    throw new ConfigError(undefined, [
-      {
-        path: `${where}.pagination.type`,
-        message:
-          'link pagination reads the Link response header, and this version of @tributary/core gives plugins response bodies only (ctx.http has no get$); use page, offset or cursor pagination',
-      },
-    ]);
-  }
-  if (!responseHttp && config.status.success !== undefined) {
-    throw new ConfigError(undefined, [
-      {
-        path: `${where}.status.success`,
-        message: 'choosing the success statuses needs response statuses, and this version of @tributary/core gives plugins response bodies only (ctx.http has no get$); statuses 200-299 succeed',
-      },
-    ]);
-  }
 
   const root = readSchema(spec.schema) as AvroNode & { kind: 'record' };
   const urlTemplate = compileTemplate(config.url, config.vars);
@@ -111,22 +74,19 @@ export function createCollector(config: HttpConfig, ctx: PluginContext, spec: Co
   };
 
   const fetchPage = (req: PageRequest, headers: Record<string, string>, signal: AbortSignal): Observable<Page> => {
-    const opts: PluginRequestOptions = { query: req.query, headers, signal, ...(config.cacheTtlMs !== undefined ? { cacheTtlMs: config.cacheTtlMs } : {}) };
-    const dropped = (): Page => ({ request: req, body: undefined, records: [], link: null, dropped: true });
-    if (responseHttp) {
-      const accept = (status: number): boolean => drop.includes(status) || (success ? success.includes(status) : status >= 200 && status < 300);
-      return responseHttp.get$(req.url, { ...opts, expectStatus: accept }).pipe(
-        map((res) => {
-          if (drop.includes(res.status)) return dropped();
-          const body = res.body.length === 0 ? null : res.json();
-          return page(req, body, res.headers.get('link'));
-        }),
-        catchError((err: unknown) => (isHttpError(err) && drop.includes(err.status) ? of(dropped()) : throwIt(err))),
-      );
-    }
-    return ctx.http.getJson$<unknown>(req.url, opts).pipe(
-      map((body) => page(req, body, null)),
-      catchError((err: unknown) => (isHttpError(err) && drop.includes(err.status) ? of(dropped()) : throwIt(err))),
+    // A dropped status ends the call without a response (not cached, a success for the stack);
+    // a success status outside 200-299 is a response like any other.
+    const opts: PluginRequestOptions = {
+      query: req.query,
+      headers: { accept: 'application/json', ...headers },
+      signal,
+      emptyOn: drop,
+      ...(success ? { expectStatus: success } : {}),
+      ...(config.cacheTtlMs !== undefined ? { cacheTtlMs: config.cacheTtlMs } : {}),
+    };
+    return ctx.http.get$(req.url, opts).pipe(
+      map((res: PluginResponse): Page => page(req, res.text().trim() === '' ? null : res.json(), res.headers.get('link'))),
+      defaultIfEmpty<Page, Page>({ request: req, body: undefined, records: [], link: null, dropped: true }),
     );
   };
 
@@ -241,10 +201,6 @@ export function createCollector(config: HttpConfig, ctx: PluginContext, spec: Co
     }
     return out;
   }
-}
-
-function hasResponseLevelGet(http: unknown): boolean {
-  return typeof (http as { get$?: unknown }).get$ === 'function';
 }
 
 function isTemplate(v: unknown): v is Template {

@@ -1,8 +1,10 @@
 /**
  * The options of the http plugin (what a pipeline writes under `config:`), as a zod schema that
- * also checks them against the stream's Avro schema: unknown template variables, malformed paths
- * and mapping targets that are not fields of the schema are reported with their config path.
+ * also checks them against the stream's Avro schema (the config's own `schema`, or the plugin's):
+ * an invalid schema, unknown template variables, malformed paths and mapping targets that are not
+ * fields of the schema are reported with their config path.
  */
+import { compileSchema, type AvroSchema } from '@tributary/core';
 import { z } from 'zod';
 import { compileField, readSchema, targetType, type AvroNode } from './mapping.js';
 import { compilePath } from './path.js';
@@ -61,6 +63,7 @@ const pagination = z.discriminatedUnion('type', [
 ]);
 
 const baseSchema = z.strictObject({
+  schema: z.record(z.string(), z.unknown()).optional(),
   url: z.string().min(1),
   baseUrl: z.url().optional(),
   query: z.record(z.string(), scalar).default({}),
@@ -123,14 +126,52 @@ export type HttpOptions = z.input<typeof baseSchema>;
  */
 export type HttpFieldSpec = z.input<typeof fieldSpec>;
 
+/** The schema and default event-time field of the `records` stream, as the plugin defines them. */
+export interface StreamSpec {
+  schema: unknown;
+  timestampField: string | undefined;
+}
+
 /**
- * The config schema of a plugin whose stream has the Avro schema `schema`. `defaultTimestamp` is
- * the field used as the record's event time when `timestampField` is not set.
+ * The `records` stream of one source: the config's `schema` when it has one (then with no default
+ * event-time field), else the plugin's.
  */
-export function configSchemaFor(schema: unknown, defaultTimestamp: string | undefined): z.ZodType<HttpConfig, HttpOptions> {
-  const root = readSchema(schema) as AvroNode & { kind: 'record' };
+export function effectiveStream(config: Pick<HttpConfig, 'schema'>, spec: StreamSpec): StreamSpec {
+  return config.schema !== undefined ? { schema: config.schema, timestampField: undefined } : spec;
+}
+
+/**
+ * Why `schema` is not usable as the stream's schema (an Avro record schema), or `undefined`.
+ */
+export function recordSchemaProblem(schema: unknown): string | undefined {
+  let typeName: string;
+  try {
+    typeName = compileSchema(schema as AvroSchema).typeName;
+  } catch (err) {
+    return `expected an Avro record schema: ${(err as Error).message}`;
+  }
+  return typeName === 'record' ? undefined : `expected an Avro record schema ({ type: record, name, fields }), got ${/^[aeiou]/.test(typeName) ? 'an' : 'a'} ${typeName} schema`;
+}
+
+/**
+ * The config schema of a plugin whose `records` stream has the Avro schema `spec.schema` (unless
+ * a source gives its own `schema`). `spec.timestampField` is the field used as the record's event
+ * time when `timestampField` is not set and the config has no schema of its own.
+ */
+export function configSchemaFor(spec: StreamSpec): z.ZodType<HttpConfig, HttpOptions> {
+  const pluginRoot = readSchema(spec.schema) as AvroNode & { kind: 'record' };
   return baseSchema.superRefine((c, ctx) => {
     const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
+    let root = pluginRoot;
+    if (c.schema !== undefined) {
+      const problem = recordSchemaProblem(c.schema);
+      if (problem !== undefined) {
+        issue(['schema'], problem);
+        return;
+      }
+      root = readSchema(c.schema) as AvroNode & { kind: 'record' };
+    }
+    const defaultTimestamp = effectiveStream(c, spec).timestampField;
     const tryCompile = (path: (string | number)[], text: string, what: 'template' | 'path'): void => {
       try {
         if (what === 'template') compileTemplate(text, c.vars);

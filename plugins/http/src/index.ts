@@ -1,13 +1,14 @@
 /**
  * `@tributary/plugin-http`: collects records from any JSON API. URL, query and header templates,
- * pagination (page, offset, cursor, Link header), record selection, field mapping and a
- * status-code policy, all set in the pipeline file.
+ * pagination (page, offset, cursor, Link header), record selection, field mapping, a status-code
+ * policy and, when the default schema does not fit, the stream's Avro schema, all set in the
+ * pipeline file.
  * @packageDocumentation
  */
 import { definePlugin } from '@tributary/core';
 import type { AvroSchemaLike, StreamDefinition, TributaryPlugin } from '@tributary/core';
 import { createCollector } from './collector.js';
-import { configSchemaFor, type HttpConfig, type HttpOptions, type HttpFieldSpec } from './config.js';
+import { configSchemaFor, effectiveStream, type HttpConfig, type HttpOptions, type HttpFieldSpec, type StreamSpec } from './config.js';
 
 export type { HttpConfig, HttpOptions, HttpFieldSpec };
 
@@ -70,13 +71,15 @@ export interface HttpPluginSpec<S extends AvroSchemaLike = AvroSchemaLike> {
 }
 
 /**
- * Builds an http plugin whose `records` stream has your own Avro schema.
+ * Builds an http plugin whose `records` stream has your own Avro schema by default.
  *
- * Tributary's plugin contract declares stream schemas on the plugin, not in the pipeline file, so
- * a JSON API with records of its own shape gets a three-line plugin file: call this with the
- * schema, export the result, and name the file as the source's `plugin:`. Everything else (URL,
+ * A schema can also be written in the pipeline file (`config.schema`, for one source); this is for
+ * a schema shared by many pipelines, kept in code (and typed: `plugin.streams.records.schema` has
+ * your schema's literal type), or a default key and event-time field: call this with the schema,
+ * export the result, and name the file as the source's `plugin:`. Everything else (URL,
  * pagination, mapping) stays in the pipeline file's `config:`, with the same options as the
- * default plugin; `fields` and `constants` targets are checked against your schema.
+ * default plugin; `fields` and `constants` targets are checked against your schema (or against a
+ * source's own `schema`, which still wins).
  *
  * @param spec - `schema` (required), `key`, `timestampField`, `description`, `name`, `version`.
  * @returns A plugin with one stream, `records`.
@@ -105,31 +108,39 @@ export function defineHttpPlugin<const S extends AvroSchemaLike>(spec: HttpPlugi
     ...(spec.key !== undefined ? { key: spec.key } : {}),
     description: spec.description ?? 'One record selected from a JSON API response and mapped to this schema',
   };
+  const streamSpec: StreamSpec = { schema: spec.schema, timestampField: spec.timestampField };
   const defined = definePlugin({
     name: spec.name ?? NAME,
     version: spec.version ?? VERSION,
     coreVersion: '^0.1.0',
-    description: 'Records from any JSON API: templates, pagination, record selection, field mapping, status policy',
+    description: 'Records from any JSON API: templates, pagination, record selection, field mapping, status policy, schema in the config',
     // Built after definePlugin has checked the schema, so a bad schema gets its error first.
-    configSchema: lazyConfigSchema(spec.schema, spec.timestampField),
+    configSchema: lazyConfigSchema(streamSpec),
     streams: { records: stream as StreamDefinition },
-    create: (config, ctx) => createCollector(config, ctx, { schema: spec.schema, timestampField: spec.timestampField }),
+    // A source with its own `schema` gets a stream with that schema (checked by configSchema) and
+    // no default key; the others get the plugin's stream.
+    streamsFor: (config: HttpConfig): Record<string, StreamDefinition> =>
+      config.schema === undefined
+        ? { records: stream as StreamDefinition }
+        : { records: { schema: config.schema, description: 'One record selected from a JSON API response and mapped to the schema of the source config' } },
+    create: (config, ctx) => createCollector(config, ctx, effectiveStream(config, streamSpec)),
   });
   return defined as unknown as TributaryPlugin<HttpConfig, { records: StreamDefinition<S> }>;
 }
 
-function lazyConfigSchema(schema: unknown, timestampField: string | undefined): ReturnType<typeof configSchemaFor> {
+function lazyConfigSchema(spec: StreamSpec): ReturnType<typeof configSchemaFor> {
   try {
-    return configSchemaFor(schema, timestampField);
+    return configSchemaFor(spec);
   } catch {
     // An unreadable schema: definePlugin reports it; this placeholder is never used.
-    return configSchemaFor(pointSchema, undefined);
+    return configSchemaFor({ schema: pointSchema, timestampField: undefined });
   }
 }
 
 /**
- * The http plugin with the {@link pointSchema} stream: for JSON APIs that return numeric
- * observations. For records of another shape, use {@link defineHttpPlugin} with your own schema.
+ * The http plugin, whose `records` stream has the {@link pointSchema} (for JSON APIs that return
+ * numeric observations) unless a source gives its own Avro record schema in `config.schema`. For
+ * a schema kept in code, use {@link defineHttpPlugin}.
  *
  * @example
  * ```ts
@@ -140,6 +151,13 @@ function lazyConfigSchema(schema: unknown, timestampField: string | undefined): 
  *   records: 'data',
  *   fields: { series: 'sensor', observed_at: 'time', value: 'reading' },
  * });
+ * // a schema of the source's own: records { id, total }, no default key
+ * const orders = await runPlugin(plugin, {
+ *   url: 'https://shop.example.com/api/orders',
+ *   records: 'orders',
+ *   schema: { type: 'record', name: 'Order', namespace: 'acme.shop', fields: [{ name: 'id', type: 'string' }, { name: 'total', type: 'double' }] },
+ *   fields: { id: 'order_id', total: 'amount' },
+ * }, { streams: { records: { topic: 'shop.orders', key: 'id' } } });
  * ```
  */
 export const plugin = defineHttpPlugin({

@@ -1,7 +1,6 @@
 /**
- * Test helpers: a hand-built plugin context over the core HttpClient, for the parts of the
- * plugin that need response headers (Link pagination), which the runtime's ctx.http does not
- * expose yet.
+ * Test helpers: a memory logger, and a hand-built plugin context over the core HttpClient (no
+ * resilience stack), for tests that look at the error objects a collector throws.
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -24,32 +23,32 @@ export function memoryLogger(): { logger: pino.Logger; lines: string[] } {
 
 /** Options of {@link directContext}. */
 export interface DirectContextOptions {
-  /** Offer a response-level `get$` (status and headers), as a future core may. */
-  responses: boolean;
+  /** Source id. Default `'direct'`. */
   source?: string;
 }
 
-/** A plugin context whose `http` is a plain HttpClient (no resilience stack). */
-export function directContext(client: HttpClient, options: DirectContextOptions): PluginContext {
+/** A plugin context whose `http` is a plain HttpClient (no resilience stack, no cache). */
+export function directContext(client: HttpClient, options: DirectContextOptions = {}): PluginContext {
   const opts = (o: PluginRequestOptions | undefined) => ({
     ...(o?.query ? { query: o.query } : {}),
     ...(o?.headers ? { headers: o.headers } : {}),
     ...(o?.signal ? { signal: o.signal } : {}),
+    ...(o?.expectStatus ? { expectStatus: o.expectStatus } : {}),
+    ...(o?.emptyOn ? { emptyOn: o.emptyOn } : {}),
   });
-  const http: Record<string, unknown> = {
+  // The client's HttpResponse has everything a PluginResponse has.
+  const http = {
     getJson$: (url: string, o?: PluginRequestOptions) => client.getJson$(url, opts(o)),
     getText$: (url: string, o?: PluginRequestOptions) => client.getText$(url, opts(o)),
     getJson: (url: string, o?: PluginRequestOptions) => client.getJson(url, opts(o)),
     getText: (url: string, o?: PluginRequestOptions) => client.getText(url, opts(o)),
+    get$: (url: string, o?: PluginRequestOptions) => client.get$(url, opts(o)),
+    get: (url: string, o?: PluginRequestOptions) => client.get(url, opts(o)),
   };
-  if (options.responses) {
-    http.get$ = (url: string, o?: PluginRequestOptions & { expectStatus?: (s: number) => boolean }) =>
-      client.get$(url, { ...opts(o), ...(o?.expectStatus ? { expectStatus: o.expectStatus } : {}) });
-  }
   const store = new Map<string, unknown>();
   return {
     source: options.source ?? 'direct',
-    http: http as unknown as PluginContext['http'],
+    http: http as PluginContext['http'],
     log: pino({ level: 'silent' }),
     metrics: new Registry(),
     cache: { get: () => undefined, set: () => undefined, delete: () => undefined },

@@ -1,7 +1,10 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { HttpClient, isConfigError, isHttpError, isResponseError } from '@tributary/core';
-import { assertRecordsMatchSchema, runPlugin, startStubServer, type StubServer } from '@tributary/core/testing';
+import { HttpClient, isConfigError, isHttpError, loadPipeline, resolvePipeline } from '@tributary/core';
+import { assertRecordsMatchSchema, runPipeline, runPlugin, startStubServer, type StubServer } from '@tributary/core/testing';
 import plugin, { defineHttpPlugin, pointSchema } from '../src/index.js';
 import { collectOnce, directContext, memoryLogger } from './helpers.js';
 
@@ -147,6 +150,72 @@ describe('@tributary/plugin-http', () => {
       expect(String(err)).to.include('config.fields.price').and.include('is not a field of the schema (fields: id, quantity, total, paid, created_at, raw)');
     });
 
+    it('gives each source of a pipeline the schema of its own config (streamsFor), checked at resolve time', async () => {
+      stub.setRoutes([
+        { path: '/orders', json: { orders: [{ order_id: 'o1', amount: '12.50' }] } },
+        { path: '/users', json: [{ login: 'ada', since: '2025-01-02T00:00:00Z' }] },
+      ]);
+      const dir = await mkdtemp(path.join(tmpdir(), 'plugin-http-'));
+      try {
+        const file = path.join(dir, 'pipeline.yaml');
+        await writeFile(
+          file,
+          `name: shop
+sources:
+  orders:
+    plugin: "@tributary/plugin-http"
+    config:
+      url: ${stub.url}/orders
+      records: orders
+      schema:
+        type: record
+        name: Order
+        namespace: test.shop
+        fields:
+          - { name: id, type: string }
+          - { name: total, type: double }
+      fields: { id: order_id, total: amount }
+    topic: shop.orders
+    key: id
+    schedule: once
+  users:
+    plugin: "@tributary/plugin-http"
+    config:
+      url: ${stub.url}/users
+      schema:
+        type: record
+        name: User
+        namespace: test.shop
+        fields:
+          - { name: login, type: string }
+          - { name: since, type: { type: long, logicalType: timestamp-millis } }
+      timestampField: since
+    topic: shop.users
+    schedule: once
+`,
+        );
+        const { records, errors, deadLetters } = await runPipeline(file, { plugins: { '@tributary/plugin-http': plugin } });
+        expect(errors).to.deep.equal([]);
+        expect(deadLetters).to.deep.equal([]);
+        const byTopic = Object.fromEntries(records.map((r) => [r.topic, r]));
+        expect(byTopic['shop.orders']).to.deep.include({ key: 'o1', value: { id: 'o1', total: 12.5 } });
+        expect(byTopic['shop.users']).to.deep.include({ key: null, timestamp: Date.parse('2025-01-02T00:00:00Z'), value: { login: 'ada', since: Date.parse('2025-01-02T00:00:00Z') } });
+
+        const { topics } = await resolvePipeline(await loadPipeline(file), { plugins: { '@tributary/plugin-http': plugin } });
+        expect(topics.map((t) => [t.topic, (t.schema as { name: string }).name])).to.deep.equal([
+          ['shop.orders', 'Order'],
+          ['shop.users', 'User'],
+        ]);
+
+        await writeFile(file, (await readFile(file, 'utf8')).replace('    key: id\n', '    key: price\n'));
+        const err = await runPipeline(file, { plugins: { '@tributary/plugin-http': plugin } }).catch((e: unknown) => e);
+        expect(isConfigError(err)).to.equal(true);
+        expect(String(err)).to.include('sources.orders.key').and.include('key field "price" is not a field of the schema (fields: id, total)');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it('sends records that do not fit the schema to dead letters with the field named', async () => {
       stub.setRoutes([{ path: '/points', json: [{ id: 's1', reading: 'n/a', at: '2025-01-01T00:00:00Z' }] }]);
       const { records, deadLetters } = await runPlugin(plugin, { url: `${stub.url}/points`, fields: pointFields });
@@ -249,61 +318,78 @@ describe('@tributary/plugin-http', () => {
     });
 
     describe('link (RFC 8288 Link header, rel="next")', () => {
-      let client: HttpClient;
-      beforeEach(() => {
-        client = new HttpClient({ source: 'issues' });
-      });
-      afterEach(() => client.destroy());
-
-      const issuesPlugin = defineHttpPlugin({
-        key: 'title',
-        schema: {
-          type: 'record',
-          name: 'Issue',
-          namespace: 'test.github',
-          fields: [
-            { name: 'number', type: 'long' },
-            { name: 'title', type: 'string' },
-            { name: 'author', type: 'string' },
-            { name: 'created_at', type: { type: 'long', logicalType: 'timestamp-millis' } },
-          ],
-        },
-      });
+      const issueSchema = {
+        type: 'record',
+        name: 'Issue',
+        namespace: 'test.github',
+        fields: [
+          { name: 'number', type: 'long' },
+          { name: 'title', type: 'string' },
+          { name: 'author', type: 'string' },
+          { name: 'created_at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+        ],
+      };
       const issuesConfig = (url: string) => ({
+        schema: issueSchema,
         url: `${url}/repos/octocat/hello-world/issues`,
         query: { per_page: 2 },
         fields: { number: 'number', title: 'title', author: 'user.login', created_at: 'created_at' },
+        timestampField: 'created_at',
         pagination: { type: 'link' },
       });
+      const issuesRoutes = (nextLink: string) => [
+        {
+          path: '/repos/octocat/hello-world/issues',
+          query: { page: '2' },
+          file: fixture('github-issues-page2.json'),
+          headers: { link: `<${stub.url}/repos/octocat/hello-world/issues?per_page=2&page=1>; rel="prev", <${stub.url}/repos/octocat/hello-world/issues?per_page=2&page=1>; rel="first"` },
+        },
+        { path: '/repos/octocat/hello-world/issues', file: fixture('github-issues-page1.json'), headers: { link: `<${nextLink}>; rel="next", <${nextLink}>; rel="last"` } },
+      ];
+      const issues = [
+        { number: 1347, title: 'Found a bug', author: 'octocat', created_at: Date.parse('2011-04-22T13:33:48Z') },
+        { number: 1346, title: 'Docs typo', author: 'hubot', created_at: Date.parse('2011-04-21T09:12:01Z') },
+        { number: 1345, title: 'Add a feature', author: 'octocat', created_at: Date.parse('2011-04-20T17:00:00Z') },
+      ];
 
-      it('follows rel="next" until the last page (with a response-level ctx.http)', async () => {
-        const next = `${stub.url}/repos/octocat/hello-world/issues?per_page=2&page=2`;
-        stub.setRoutes([
-          { path: '/repos/octocat/hello-world/issues', query: { page: '2' }, file: fixture('github-issues-page2.json'), headers: { link: `<${stub.url}/repos/octocat/hello-world/issues?per_page=2&page=1>; rel="prev", <${stub.url}/repos/octocat/hello-world/issues?per_page=2&page=1>; rel="first"` } },
-          { path: '/repos/octocat/hello-world/issues', file: fixture('github-issues-page1.json'), headers: { link: `<${next}>; rel="next", <${next}>; rel="last"` } },
-        ]);
-        const records = await collectOnce(issuesPlugin, issuesConfig(stub.url), directContext(client, { responses: true }));
-        expect(records.map((r) => r.value)).to.deep.equal([
-          { number: 1347, title: 'Found a bug', author: 'octocat', created_at: Date.parse('2011-04-22T13:33:48Z') },
-          { number: 1346, title: 'Docs typo', author: 'hubot', created_at: Date.parse('2011-04-21T09:12:01Z') },
-          { number: 1345, title: 'Add a feature', author: 'octocat', created_at: Date.parse('2011-04-20T17:00:00Z') },
-        ]);
+      it('follows rel="next" until the last page, through ctx.http (the schema given in the config)', async () => {
+        stub.setRoutes(issuesRoutes(`${stub.url}/repos/octocat/hello-world/issues?per_page=2&page=2`));
+        const { records, errors, deadLetters } = await runPlugin(plugin, issuesConfig(stub.url), { streams: { records: { topic: 'github.issues', key: 'number' } } });
+        expect(errors).to.deep.equal([]);
+        expect(deadLetters).to.deep.equal([]);
+        expect(records.map((r) => r.value)).to.deep.equal(issues);
+        expect(records.map((r) => [r.topic, r.key, r.timestamp])).to.deep.equal(issues.map((i) => ['github.issues', String(i.number), i.created_at]));
+        assertRecordsMatchSchema(records, issueSchema);
         expect(stub.requests.map((r) => r.query)).to.deep.equal([{ per_page: '2' }, { per_page: '2', page: '2' }]);
+        expect(stub.requests[0]!.headers.accept).to.equal('application/json');
+      });
+
+      it('resolves a relative next link against the request URL, and follows cached pages with their Link header', async () => {
+        stub.setRoutes(issuesRoutes('/repos/octocat/hello-world/issues?per_page=2&page=2'));
+        const { records, errors } = await runPlugin(plugin, issuesConfig(stub.url), { cycles: 2, resilience: { cache: { ttlMs: 60_000 } } });
+        expect(errors).to.deep.equal([]);
+        expect(records.map((r) => r.value)).to.deep.equal([...issues, ...issues]);
+        expect(records.map((r) => r.headers['tributary-origin'])).to.deep.equal(['live', 'live', 'live', 'cache', 'cache', 'cache']);
+        expect(stub.count('/repos/octocat/hello-world/issues')).to.equal(2);
       });
 
       it('does not follow a next link to another origin', async () => {
         stub.setRoutes([{ path: '/repos/octocat/hello-world/issues', file: fixture('github-issues-page1.json'), headers: { link: '<https://elsewhere.example/issues?page=2>; rel="next"' } }]);
-        const err = await collectOnce(issuesPlugin, issuesConfig(stub.url), directContext(client, { responses: true, source: 'issues' })).catch((e: unknown) => e);
-        expect(isResponseError(err)).to.equal(true);
-        expect(String(err)).to.include('points to another origin').and.include('source "issues"');
+        const { errors } = await runPlugin(plugin, issuesConfig(stub.url), { source: 'issues' });
+        expect(errors).to.have.length(1);
+        expect(errors[0]).to.include({ source: 'issues', code: 'ERR_BAD_RESPONSE' });
+        expect(errors[0]!.message).to.include('points to another origin').and.include('source "issues"');
         expect(stub.count()).to.equal(1);
       });
 
-      it('is refused with a clear error when ctx.http gives bodies only', async () => {
-        const err = await collectOnce(issuesPlugin, issuesConfig(stub.url), directContext(client, { responses: false, source: 'issues' })).catch((e: unknown) => e);
-        expect(isConfigError(err)).to.equal(true);
-        expect(String(err)).to.include('sources.issues.config.pagination.type').and.include('Link response header');
-        expect(stub.count()).to.equal(0);
+      it('works with a plugin of defineHttpPlugin too, and stops when there is no Link header', async () => {
+        const issuesPlugin = defineHttpPlugin({ key: 'title', schema: issueSchema });
+        stub.setRoutes([{ path: '/repos/octocat/hello-world/issues', file: fixture('github-issues-page2.json') }]);
+        const { schema: _schema, ...config } = issuesConfig(stub.url);
+        const { records, errors } = await runPlugin(issuesPlugin, config);
+        expect(errors).to.deep.equal([]);
+        expect(records.map((r) => r.key)).to.deep.equal(['Add a feature']);
+        expect(stub.count()).to.equal(1);
       });
     });
   });
@@ -329,24 +415,51 @@ describe('@tributary/plugin-http', () => {
       expect(records).to.have.length(2);
     });
 
-    it('accepts the configured success statuses when ctx.http gives statuses', async () => {
-      const client = new HttpClient({ source: 'direct' });
-      try {
-        stub.setRoutes([{ path: '/stale', status: 203, json: [{ id: 's1', reading: 1, at: 0 }] }]);
-        const ok = await collectOnce(plugin, { url: `${stub.url}/stale`, fields: pointFields, status: { success: [200, 203] } }, directContext(client, { responses: true }));
-        expect(ok.map((r) => r.value.series)).to.deep.equal(['s1']);
-        const err = await collectOnce(plugin, { url: `${stub.url}/stale`, fields: pointFields, status: { success: [200] } }, directContext(client, { responses: true })).catch((e: unknown) => e);
-        expect(isHttpError(err) && err.status).to.equal(203);
-      } finally {
-        client.destroy();
-      }
+    it('accepts the configured success statuses, through ctx.http; others fail with the status', async () => {
+      stub.setRoutes([{ path: '/stale', status: 203, json: [{ id: 's1', reading: 1, at: 0 }] }]);
+      const ok = await runPlugin(plugin, { url: `${stub.url}/stale`, fields: pointFields, status: { success: [200, 203] } });
+      expect(ok.errors).to.deep.equal([]);
+      expect(ok.records.map((r) => r.value.series)).to.deep.equal(['s1']);
+      const failed = await runPlugin(plugin, { url: `${stub.url}/stale`, fields: pointFields, status: { success: [200] } });
+      expect(failed.records).to.deep.equal([]);
+      expect(failed.errors).to.have.length(1);
+      expect(failed.errors[0]).to.include({ code: 'ERR_HTTP' });
+      expect(failed.errors[0]!.message).to.include('HTTP 203');
+      const byDefault = await runPlugin(plugin, { url: `${stub.url}/stale`, fields: pointFields });
+      expect(byDefault.records).to.have.length(1); // 203 is in 200-299
+    });
+
+    it('reads the body of a non-2xx success status, and counts it as a success for the circuit breaker', async () => {
+      stub.setRoutes([{ path: '/pending', status: 409, json: { state: 'pending', items: [{ id: 'p1', reading: 2, at: 0 }] } }]);
+      const circuitBreaker = { failureThreshold: 1, successThreshold: 1, resetTimeoutMs: 60_000, halfOpenMaxConcurrent: 1 };
+      const { records, errors, summary } = await runPlugin(
+        plugin,
+        { url: `${stub.url}/pending`, records: 'items', fields: pointFields, constants: { text: 'pending' }, status: { success: [200, 409] } },
+        { cycles: 3, resilience: { circuitBreaker } },
+      );
+      expect(errors).to.deep.equal([]);
+      expect(records.map((r) => [r.value.series, r.value.text])).to.deep.equal([
+        ['p1', 'pending'],
+        ['p1', 'pending'],
+        ['p1', 'pending'],
+      ]);
+      expect(summary.sources.test!.cycles.success).to.equal(3);
+      expect(stub.count('/pending')).to.equal(3);
+    });
+
+    it('a dropped status is not cached: the next cycle asks again', async () => {
+      stub.setRoutes([{ path: '/later', json: [{ id: 'l1', reading: 1, at: 0 }], faults: { kind: 'status', status: 404, times: 1 } }]);
+      const { records, errors } = await runPlugin(plugin, { url: `${stub.url}/later`, fields: pointFields, status: { drop: [404] } }, { cycles: 2, resilience: { cache: { ttlMs: 60_000 } } });
+      expect(errors).to.deep.equal([]);
+      expect(records.map((r) => r.value.series)).to.deep.equal(['l1']);
+      expect(stub.count('/later')).to.equal(2);
     });
 
     it('surfaces 429 with Retry-After as an HttpError carrying retryAfterMs', async () => {
       stub.setRoutes([{ path: '/busy', faults: { kind: 'rateLimit', retryAfterSeconds: 30 } }]);
       const client = new HttpClient({ source: 'direct' });
       try {
-        const err = await collectOnce(plugin, { url: `${stub.url}/busy`, fields: pointFields }, directContext(client, { responses: false })).catch((e: unknown) => e);
+        const err = await collectOnce(plugin, { url: `${stub.url}/busy`, fields: pointFields }, directContext(client)).catch((e: unknown) => e);
         expect(isHttpError(err)).to.equal(true);
         expect(err).to.include({ status: 429, retryAfterMs: 30_000 });
       } finally {
@@ -417,6 +530,22 @@ describe('@tributary/plugin-http', () => {
       expect(ok.errors).to.deep.equal([]);
       const from = Number(stub.requests.at(-1)!.query.from);
       expect(from).to.be.within(before - 3_600_000, Date.now() - 3_600_000);
+    });
+
+    it('config.schema: must be an Avro record schema, and the mapping is checked against it', async () => {
+      const bad = await runPlugin(plugin, { url: 'https://api.example.com/x', schema: { type: 'record', name: 'X', fields: [{ name: 'a', type: 'strng' }] } }).catch((e: unknown) => e);
+      expect(isConfigError(bad)).to.equal(true);
+      expect(String(bad)).to.include('config.schema').and.include('expected an Avro record schema').and.include('strng');
+      const notRecord = await runPlugin(plugin, { url: 'https://api.example.com/x', schema: { type: 'enum', name: 'E', symbols: ['A'] } }).catch((e: unknown) => e);
+      expect(String(notRecord)).to.include('config.schema').and.include('got an enum schema');
+      const mapping = await runPlugin(plugin, {
+        url: 'https://api.example.com/x',
+        schema: { type: 'record', name: 'Y', fields: [{ name: 'id', type: 'string' }] },
+        fields: { id: 'id', series: 'name' },
+        timestampField: 'at',
+      }).catch((e: unknown) => e);
+      expect(String(mapping)).to.include('config.fields.series').and.include('is not a field of the schema (fields: id)');
+      expect(String(mapping)).to.include('config.timestampField').and.include('expected a field of the schema (id)');
     });
   });
 });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Type } from 'avsc';
 import type { ConfigIssue } from '../../errors/ConfigError.js';
 import { isPluginLoadError } from '../../errors/PluginLoadError.js';
-import { compileStreamSchema, keyFieldProblem } from '../../plugin/definePlugin.js';
+import { compileStreamSchema, keyFieldProblem, streamsOf } from '../../plugin/definePlugin.js';
 import { loadPlugin as defaultLoadPlugin, type LoadPluginOptions } from '../../plugin/loader.js';
 import type { StreamDefinition, TributaryPlugin } from '../../plugin/types.js';
 import { canonicalForm } from '../../serde/avro.js';
@@ -14,11 +14,13 @@ import { configError, copyPipelineMeta, envSecrets, isPluginConfigPath, pipeline
 import { SINGLE_STREAM } from './normalize.js';
 import { closest, formatPath, valueAt, type ConfigPath } from './paths.js';
 
-/** One enabled source's plugin and its validated options. */
+/** One enabled source's plugin, its validated options and its streams. */
 export interface ResolvedSource {
   plugin: TributaryPlugin;
   /** The source's `config:` after the plugin's `configSchema` (defaults and transforms applied). */
   config: unknown;
+  /** The source's streams: `plugin.streamsFor(config)` when the plugin has it, else `plugin.streams`. */
+  streams: Record<string, StreamDefinition>;
 }
 
 /** What {@link resolvePipeline} returns. */
@@ -52,7 +54,8 @@ export interface ResolvePipelineOptions {
  *
  * For each enabled source: the plugin is loaded (package names resolve from the pipeline file's
  * directory), the source's `config` is validated against the plugin's `configSchema`, and its
- * routing against the plugin's streams: every stream needs a topic (or `false` to drop it), stream
+ * routing against the source's streams (the plugin's `streams`, or what its `streamsFor` returns for
+ * these options, checked like static streams): every stream needs a topic (or `false` to drop it), stream
  * names must exist, the single-stream `topic:` shorthand needs a plugin with one stream, and a key
  * field must be a scalar field of the stream's Avro schema. Across sources, two streams may write
  * the same topic only with the same Avro schema (e.g. two sources of the same plugin stream for
@@ -130,13 +133,23 @@ export async function resolvePipeline(config: PipelineConfig, options: ResolvePi
           schema: plugin.configSchema,
         }).map((i) => ({ ...i, message: `${i.message} (plugin ${plugin.name})` })),
       );
-    } else {
-      plugins.set(source.id, { plugin, config: parsed.data });
+    }
+    let streams: Record<string, StreamDefinition> = plugin.streams;
+    if (parsed.success) {
+      const derived = streamsOf(plugin, parsed.data);
+      if (derived.problems.length > 0) {
+        issues.push(...derived.problems.map((p) => at(configPath, p)));
+        continue;
+      }
+      streams = derived.streams;
+      plugins.set(source.id, { plugin, config: parsed.data, streams });
+    } else if (typeof plugin.streamsFor === 'function') {
+      continue; // its streams depend on the options, which are invalid
     }
 
     // routing
-    const declared = Object.keys(plugin.streams);
-    const listed = `plugin ${plugin.name} has stream${declared.length === 1 ? '' : 's'}: ${declared.join(', ')}`;
+    const declared = Object.keys(streams);
+    const listed = `plugin ${plugin.name} has stream${declared.length === 1 ? '' : 's'}${streams === plugin.streams ? '' : ' (for these options)'}: ${declared.join(', ')}`;
     const routes: Record<string, StreamRoute> = {};
     const routePath = new Map<string, ConfigPath>();
     const shorthand = source.streams[SINGLE_STREAM];
@@ -150,7 +163,7 @@ export async function resolvePipeline(config: PipelineConfig, options: ResolvePi
     }
     for (const [name, route] of Object.entries(source.streams)) {
       if (name === SINGLE_STREAM) continue;
-      if (!(name in plugin.streams)) {
+      if (!Object.hasOwn(streams, name)) {
         const hint = closest(name, declared);
         issues.push(at([...base, 'streams', name], `unknown stream ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; ${listed}`, true));
         continue;
@@ -159,7 +172,7 @@ export async function resolvePipeline(config: PipelineConfig, options: ResolvePi
       routePath.set(name, [...base, 'streams', name]);
     }
     for (const name of source.droppedStreams ?? []) {
-      if (!(name in plugin.streams)) {
+      if (!Object.hasOwn(streams, name)) {
         const hint = closest(name, declared);
         issues.push(at([...base, 'streams', name], `unknown stream ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; ${listed}`, true));
       }
@@ -173,7 +186,7 @@ export async function resolvePipeline(config: PipelineConfig, options: ResolvePi
     }
 
     for (const [name, route] of Object.entries(routes)) {
-      const def = plugin.streams[name] as StreamDefinition;
+      const def = streams[name] as StreamDefinition;
       const p = routePath.get(name)!;
       const type = compileStreamSchema(def.schema);
       if (typeof type === 'string') {

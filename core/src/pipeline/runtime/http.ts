@@ -1,7 +1,7 @@
-import { Observable } from 'rxjs';
-import type { HttpClient, HttpRequestOptions } from '../../http/client.js';
+import { Observable, map } from 'rxjs';
+import type { HttpClient, HttpRequestOptions, HttpResponse } from '../../http/client.js';
 import { redactUrl, scrubSecrets } from '../../http/redact.js';
-import type { PluginHttp, PluginRequestOptions } from '../../plugin/types.js';
+import type { PluginHttp, PluginRequestOptions, PluginResponse } from '../../plugin/types.js';
 import type { SourceResilience } from './resilience.js';
 import { currentScope, runInScope, type CycleScope } from './scope.js';
 
@@ -29,9 +29,13 @@ export interface ResilientHttpOptions {
  * @internal The `ctx.http` of one source: the HTTP client behind the source's resilience stack.
  *
  * Every call goes through the stack (see `buildResilience`), keyed for the cache and the stale
- * fallback by method, response kind and the redacted URL with its query. A value served from the
- * cache or by stale fallback marks the current cycle, which sets the `tributary-origin` header of
- * its records. Values are delivered inside the cycle's async context, so checkpoint writes made in
+ * fallback by method, response kind (`json`, `text`, `response`) and the redacted URL with its
+ * query. `expectStatus` and `emptyOn` go to the client: an expected status is a value, so every
+ * layer sees a success; an `emptyOn` status completes the call without a value (never cached).
+ * `get$`/`get` deliver a {@link PluginResponse} whose body was read by the client; the same object
+ * is what the cache and the stale fallback keep, so a cached response has its status, headers and
+ * body. A value served from the cache or by stale fallback marks the current cycle, which sets
+ * the `tributary-origin` header of its records. Values are delivered inside the cycle's async context, so checkpoint writes made in
  * reaction to them are staged in the right cycle. Inside a cycle, every call is also aborted when
  * the cycle is cancelled.
  */
@@ -46,21 +50,35 @@ export class ResilientHttp implements PluginHttp {
     return this.call<string>(url, opts, 'text');
   }
 
-  getJson<T = unknown>(url: string, opts?: PluginRequestOptions): Promise<T> {
+  getJson<T = unknown>(url: string, opts: PluginRequestOptions & { emptyOn: readonly number[] }): Promise<T | undefined>;
+  getJson<T = unknown>(url: string, opts?: PluginRequestOptions): Promise<T>;
+  getJson<T = unknown>(url: string, opts?: PluginRequestOptions): Promise<T | undefined> {
     return this.promise(this.call<T>(url, opts, 'json'), opts?.signal);
   }
 
-  getText(url: string, opts?: PluginRequestOptions): Promise<string> {
+  getText(url: string, opts: PluginRequestOptions & { emptyOn: readonly number[] }): Promise<string | undefined>;
+  getText(url: string, opts?: PluginRequestOptions): Promise<string>;
+  getText(url: string, opts?: PluginRequestOptions): Promise<string | undefined> {
     return this.promise(this.call<string>(url, opts, 'text'), opts?.signal);
   }
 
-  /** The cache key of a request: `GET json <redacted URL with query>`. */
-  keyOf(url: string, opts: PluginRequestOptions | undefined, mode: 'json' | 'text'): string {
+  get$(url: string, opts?: PluginRequestOptions): Observable<PluginResponse> {
+    return this.call<PluginResponse>(url, opts, 'response');
+  }
+
+  get(url: string, opts: PluginRequestOptions & { emptyOn: readonly number[] }): Promise<PluginResponse | undefined>;
+  get(url: string, opts?: PluginRequestOptions): Promise<PluginResponse>;
+  get(url: string, opts?: PluginRequestOptions): Promise<PluginResponse | undefined> {
+    return this.promise(this.call<PluginResponse>(url, opts, 'response'), opts?.signal);
+  }
+
+  /** The cache key of a request: `GET json <redacted URL with query>` (`json`, `text` or `response`). */
+  keyOf(url: string, opts: PluginRequestOptions | undefined, mode: Mode): string {
     return `GET ${mode} ${scrubSecrets(redactUrl(this.resolve(url, opts?.query)), this.options.secrets)}`;
   }
 
-  private resolve(url: string, query: PluginRequestOptions['query']): string {
-    const target = this.rewrite(url);
+  private resolve(url: string, query: PluginRequestOptions['query'], rewrite = true): string {
+    const target = rewrite ? this.rewrite(url) : url;
     if (!query) return target;
     const base = 'http://relative.invalid';
     let u: URL;
@@ -73,16 +91,18 @@ export class ResilientHttp implements PluginHttp {
     return u.origin === base && !target.startsWith(base) ? u.href.slice(base.length) : u.href;
   }
 
-  private call<T>(url: string, opts: PluginRequestOptions | undefined, mode: 'json' | 'text'): Observable<T> {
+  private call<T>(url: string, opts: PluginRequestOptions | undefined, mode: Mode): Observable<T> {
     const { source, client, resilience, forceRefresh } = this.options;
     const created = currentScope();
     return new Observable<T>((subscriber) => {
       const scope: CycleScope | undefined = currentScope() ?? created;
       let key: string;
       let target: string;
+      let shown = '';
       try {
         key = this.keyOf(url, opts, mode);
         target = this.rewrite(url);
+        if (mode === 'response') shown = this.safeUrl(url, opts);
       } catch (err) {
         subscriber.error(err);
         return undefined;
@@ -90,10 +110,17 @@ export class ResilientHttp implements PluginHttp {
       const request: HttpRequestOptions = { source };
       if (opts?.query) request.query = opts.query;
       if (opts?.headers) request.headers = opts.headers;
+      if (opts?.expectStatus !== undefined) request.expectStatus = opts.expectStatus;
+      if (opts?.emptyOn !== undefined) request.emptyOn = opts.emptyOn;
       const signals = [opts?.signal, scope?.signal].filter((s): s is AbortSignal => s !== undefined);
       if (signals.length === 1) request.signal = signals[0]!;
       else if (signals.length > 1) request.signal = AbortSignal.any(signals);
-      const attempt$ = mode === 'json' ? client.getJson$<T>(target, request) : (client.getText$(target, request) as Observable<T>);
+      const attempt$: Observable<T> =
+        mode === 'json'
+          ? client.getJson$<T>(target, request)
+          : mode === 'text'
+            ? (client.getText$(target, request) as Observable<T>)
+            : (client.get$(target, request).pipe(map((res) => pluginResponse(res, shown))) as Observable<T>);
       const wrapped = resilience.wrap(attempt$, {
         key,
         cacheTtlMs: opts?.cacheTtlMs,
@@ -111,6 +138,11 @@ export class ResilientHttp implements PluginHttp {
       });
       return subscription;
     });
+  }
+
+  /** The URL as the plugin asked for it (with its query, before any origin rewrite), safe to show. */
+  private safeUrl(url: string, opts: PluginRequestOptions | undefined): string {
+    return scrubSecrets(redactUrl(this.resolve(url, opts?.query, false)), this.options.secrets);
   }
 
   private rewrite(url: string): string {
@@ -150,4 +182,22 @@ export class ResilientHttp implements PluginHttp {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
+}
+
+type Mode = 'json' | 'text' | 'response';
+
+/**
+ * The {@link PluginResponse} of a client response: status, the URL as the plugin asked for it,
+ * headers, and the body the client already read (size-limited). `json()` is the client's, so a
+ * body that is not JSON throws its `ResponseError` (`ERR_BAD_JSON`, naming source and URL).
+ */
+function pluginResponse(res: HttpResponse, url: string): PluginResponse {
+  const headers = res.headers;
+  return Object.freeze({
+    status: res.status,
+    url,
+    headers: Object.freeze({ get: (name: string): string | null => headers.get(name) }),
+    text: (): string => res.text(),
+    json: <T = unknown>(): T => res.json<T>(),
+  });
 }

@@ -12,7 +12,8 @@ import { createLogger, secretScrubber } from '../../observability/logger.js';
 import { counter, DURATION_BUCKETS, gauge, histogram } from '../../observability/metrics.js';
 import { startMetricsServer, type HealthReport, type MetricsServer } from '../../observability/server.js';
 import { RunSummaryCollector, type RunSummary } from '../../observability/summary.js';
-import type { Collector, CycleInfo, PluginContext, StreamRecord, TributaryPlugin } from '../../plugin/types.js';
+import { streamsOf } from '../../plugin/definePlugin.js';
+import type { Collector, CycleInfo, PluginContext, StreamDefinition, StreamRecord, TributaryPlugin } from '../../plugin/types.js';
 import { compileSchema, validateRecord } from '../../serde/avro.js';
 import type { AvroSchema } from '../../serde/types.js';
 import { createSink } from '../../sinks/index.js';
@@ -49,6 +50,11 @@ export interface SourcePlugin {
    * source's `config` is parsed here with the plugin's `configSchema`.
    */
   config?: unknown;
+  /**
+   * The source's streams (`resolvePipeline` puts them here). When absent, they are
+   * `plugin.streamsFor(config)` when the plugin has it, else `plugin.streams`.
+   */
+  streams?: Record<string, StreamDefinition>;
 }
 
 /** Options of {@link PipelineRunner}. */
@@ -98,6 +104,8 @@ interface SourceRuntime {
   id: string;
   config: SourceConfig;
   plugin: TributaryPlugin;
+  /** The source's streams (static, or from the plugin's `streamsFor`). */
+  streams: Record<string, StreamDefinition>;
   log: Logger;
   state: SourceState;
   resilience: SourceResilience;
@@ -301,7 +309,7 @@ export class PipelineRunner {
     const plugins = toMap(this.options.plugins);
     const issues: ConfigIssue[] = [];
     const topicSpecs: TopicSpec[] = [];
-    const prepared: { config: SourceConfig; plugin: TributaryPlugin; options: unknown; routes: Map<string, Route> }[] = [];
+    const prepared: { config: SourceConfig; plugin: TributaryPlugin; options: unknown; streams: Record<string, StreamDefinition>; routes: Map<string, Route> }[] = [];
     for (const config of Object.values(pipeline.sources)) {
       if (!config.enabled) continue;
       const entry = plugins.get(config.id);
@@ -321,13 +329,22 @@ export class PipelineRunner {
         }
         options = parsed.data;
       }
+      let streams = entry.streams;
+      if (!streams) {
+        const derived = streamsOf(plugin, options);
+        if (derived.problems.length > 0) {
+          for (const problem of derived.problems) issues.push({ path: `sources.${config.id}.config`, message: this.scrub(problem) });
+          continue;
+        }
+        streams = derived.streams;
+      }
       const routes = new Map<string, Route>();
       for (const [stream, route] of Object.entries(config.streams)) {
-        const def = plugin.streams[stream];
+        const def = Object.hasOwn(streams, stream) ? streams[stream] : undefined;
         if (!def) {
           issues.push({
             path: `sources.${config.id}.streams.${stream}`,
-            message: `plugin "${plugin.name}" has no stream "${stream}" (streams: ${Object.keys(plugin.streams).join(', ') || 'none'})`,
+            message: `plugin "${plugin.name}" has no stream "${stream}" (streams: ${Object.keys(streams).join(', ') || 'none'})`,
           });
           continue;
         }
@@ -342,7 +359,7 @@ export class PipelineRunner {
         routes.set(stream, { topic: route.topic, keyField, type, schemaName: type.name ?? stream });
         topicSpecs.push({ topic: route.topic, schema: def.schema, source: config.id, stream });
       }
-      prepared.push({ config, plugin, options, routes });
+      prepared.push({ config, plugin, options, streams, routes });
     }
     if (issues.length > 0) throw new ConfigError(pipeline.file, issues);
 
@@ -375,7 +392,7 @@ export class PipelineRunner {
     });
 
     // collectors
-    for (const p of prepared) this.sources.set(p.config.id, this.createSourceRuntime(p.config, p.plugin, p.options, p.routes));
+    for (const p of prepared) this.sources.set(p.config.id, this.createSourceRuntime(p.config, p.plugin, p.options, p.streams, p.routes));
     try {
       await Promise.all([...this.sources.values()].map((s) => s.ready));
     } catch (err) {
@@ -437,7 +454,7 @@ export class PipelineRunner {
 
   private streamDone: Promise<void>[] = [];
 
-  private createSourceRuntime(config: SourceConfig, plugin: TributaryPlugin, options: unknown, routes: Map<string, Route>): SourceRuntime {
+  private createSourceRuntime(config: SourceConfig, plugin: TributaryPlugin, options: unknown, streams: Record<string, StreamDefinition>, routes: Map<string, Route>): SourceRuntime {
     const log = this.logger.child({ source: config.id });
     const resilience = buildResilience(config.id, config.resilience, {
       registry: this.registry,
@@ -461,7 +478,7 @@ export class PipelineRunner {
       signal: this.cancelController.signal,
       secrets: this.pipeline.secrets,
     };
-    const rt: SourceRuntime = { id: config.id, config, plugin, log, state, resilience, client, collector: undefined, routes, ready: Promise.resolve() };
+    const rt: SourceRuntime = { id: config.id, config, plugin, streams, log, state, resilience, client, collector: undefined, routes, ready: Promise.resolve() };
     rt.ready = (async () => {
       await state.load();
       let collector: Collector;
@@ -656,12 +673,12 @@ export class PipelineRunner {
     }
     const route = rt.routes.get(record.stream);
     if (!route) {
-      if (rt.plugin.streams[record.stream]) return false; // a stream the pipeline drops (streams.<name>: false)
+      if (Object.hasOwn(rt.streams, record.stream)) return false; // a stream the pipeline drops (streams.<name>: false)
       await this.deadLetter(
         rt,
         UNROUTED_TOPIC,
         record.value,
-        new NonRetriableError(`record of unknown stream "${record.stream}" (plugin "${rt.plugin.name}" declares: ${Object.keys(rt.plugin.streams).join(', ')})`, {
+        new NonRetriableError(`record of unknown stream "${record.stream}" (plugin "${rt.plugin.name}" declares: ${Object.keys(rt.streams).join(', ')})`, {
           code: 'ERR_UNKNOWN_STREAM',
         }),
       );
