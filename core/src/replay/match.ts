@@ -10,6 +10,41 @@ export interface RequestKeys {
   exact: string;
   /** Like `exact`, with every date or time (in the path or a query value) replaced by a placeholder. */
   loose: string;
+  /** The dates and times that `loose` replaced, in order, as epoch ms (NaN where unreadable). */
+  times: number[];
+}
+
+/**
+ * @internal How far apart two requests' dates and times are, for choosing among recordings that
+ * match loosely: a different span between the first and last time (a 6-hour window against a
+ * 1-day one) weighs far more than a shift of the whole window, so the recording of the same kind
+ * of request wins over one that merely has the same URL shape.
+ */
+export function timeDistance(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let shift = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    shift += Number.isFinite(d) ? d : 0;
+  }
+  const span = (t: readonly number[]): number => (t.length > 1 ? t[t.length - 1]! - t[0]! : 0);
+  const spanDiff = Math.abs(span(a) - span(b));
+  return (Number.isFinite(spanDiff) ? spanDiff : 0) * 1e6 + shift;
+}
+
+/** @internal Epoch ms of a time-like value (see {@link isTimeLike}), or NaN. */
+export function parseTimeLike(value: string): number {
+  if (/^1\d{9}$/.test(value)) return Number(value) * 1000;
+  if (/^1\d{12}$/.test(value)) return Number(value);
+  const compact = /^((?:19|20)\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(\d{2})?$/.exec(value);
+  if (compact) {
+    const [, y, mo, d, h, mi, se] = compact;
+    return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(se ?? 0));
+  }
+  let iso = value.replace(' ', 'T');
+  if (/T\d{2}$/.test(iso)) iso += ':00';
+  if (!/(Z|[+-]\d{2}(:?\d{2})?)$/.test(iso) && iso.includes('T')) iso += 'Z';
+  return Date.parse(iso);
 }
 
 const TIME = '\u0000time';
@@ -48,12 +83,20 @@ export class RequestMatcher {
     }
     const m = method.toUpperCase();
     const exact = `${m} ${host}${path}?${serialize(params)}`;
+    const times: number[] = [];
     const loosePath = path
       .split('/')
-      .map((seg) => (isTimeLike(safeDecode(seg)) ? TIME : seg))
+      .map((seg) => {
+        const decoded = safeDecode(seg);
+        if (!isTimeLike(decoded)) return seg;
+        times.push(parseTimeLike(decoded));
+        return TIME;
+      })
       .join('/');
+    const sorted = params.slice().sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+    for (const [, v] of sorted) if (isTimeLike(v)) times.push(parseTimeLike(v));
     const loose = `${m} ${host}${loosePath}?${serialize(params.map(([n, v]) => [n, isTimeLike(v) ? TIME : v]))}`;
-    return { exact, loose };
+    return { exact, loose, times };
   }
 
   private isSecret(value: string): boolean {

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { prepareSecrets, redactUrl, scrubPrepared } from '../http/redact.js';
 import { readRecording, type LoadedRecording } from './format.js';
-import { RequestMatcher } from './match.js';
+import { RequestMatcher, timeDistance } from './match.js';
 import { listen, readBody, rewriteTemplate, targetOf } from './route.js';
 
 /**
@@ -146,6 +146,8 @@ export async function startReplayServer(options: ReplayServerOptions): Promise<R
   type Entry = LoadedRecording['exchanges'][number];
   const exact = new Map<string, Entry[]>();
   const loose = new Map<string, Entry[]>();
+  const looseTimes = new Map<Entry, number[]>();
+  const bestKey = (list: Entry[] | undefined): string => (list && list[0] ? String(list[0].id) : '');
   for (const x of recording.exchanges) {
     let keys;
     try {
@@ -155,6 +157,7 @@ export async function startReplayServer(options: ReplayServerOptions): Promise<R
     }
     push(exact, keys.exact, x);
     push(loose, keys.loose, x);
+    looseTimes.set(x, keys.times);
   }
   const served = new Map<string, number>();
   const misses: ReplayMiss[] = [];
@@ -182,8 +185,19 @@ export async function startReplayServer(options: ReplayServerOptions): Promise<R
         let list = exact.get(keys.exact);
         let seqKey = `e ${keys.exact}`;
         if (!list && matchTimes) {
-          list = loose.get(keys.loose);
-          seqKey = `l ${keys.loose}`;
+          const candidates = loose.get(keys.loose);
+          if (candidates) {
+            // The recording whose dates and times are closest to this request's (same window span first).
+            let best = candidates[0]!;
+            let bestDistance = Number.POSITIVE_INFINITY;
+            for (const c of candidates) {
+              const d = timeDistance(keys.times, looseTimes.get(c) ?? []);
+              if (d < bestDistance) [best, bestDistance] = [c, d];
+            }
+            list = candidates.filter((c) => timeDistance(keys.times, looseTimes.get(c) ?? []) === bestDistance);
+            if (list.length === 0) list = [best];
+          }
+          seqKey = `l ${keys.loose} ${bestKey(list)}`;
         }
         if (!list) {
           const url = safe(target);
