@@ -106,9 +106,9 @@ describe('Kafka sink (in-memory transport)', () => {
       const sink = make({ topics: { prices: { partitions: 4, replicationFactor: 1, config: { 'retention.ms': '1000' } }, 'prices.dlq': { partitions: 2 } } });
       await sink.start([spec('prices'), spec('other')]);
       expect(kafka.ensured.map((d) => [d.topic, d.partitions, d.replicationFactor, d.config])).to.deep.equal([
-        ['prices', 4, 1, { 'retention.ms': '1000' }],
+        ['prices', 4, 1, { 'message.timestamp.after.max.ms': '9223372036854775807', 'retention.ms': '1000' }],
         ['prices.dlq', 2, 1, {}],
-        ['other', 1, 1, {}],
+        ['other', 1, 1, { 'message.timestamp.after.max.ms': '9223372036854775807' }],
         ['other.dlq', 1, 1, {}],
         ['_tributary_schemas', 1, 1, { 'cleanup.policy': 'compact' }],
       ]);
