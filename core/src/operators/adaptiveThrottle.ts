@@ -1,11 +1,11 @@
 import { BehaviorSubject, asyncScheduler, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 import type { Counter, Gauge, Registry } from 'prom-client';
 import { isCircuitOpenError } from '../errors/CircuitOpenError.js';
-import { ConfigError } from '../errors/ConfigError.js';
 import { isClientError, retryAfterOf, statusOf } from '../errors/HttpError.js';
 import { NonRetriableError } from '../errors/TributaryError.js';
 import { gauge, counter } from '../observability/metrics.js';
 import { forward, operate, reportUnhandled } from './internal/operate.js';
+import { check, nonNegativeMs, optionError, positiveInt } from './internal/options.js';
 
 /**
  * How an {@link AdaptiveThrottle} reads a failed call.
@@ -202,10 +202,10 @@ export class AdaptiveThrottle {
     const where = typeof options.name === 'string' && options.name !== '' ? `throttle "${options.name}"` : 'throttle';
     check(typeof options.name === 'string' && options.name.trim() !== '', where, 'name', 'a non-empty string', options.name);
     this.name = options.name;
-    this.minDelay = ms(options.minDelay, 0, where, 'minDelay');
-    this.maxDelay = ms(options.maxDelay, 60_000, where, 'maxDelay');
+    this.minDelay = nonNegativeMs(options.minDelay, 0, where, 'minDelay');
+    this.maxDelay = nonNegativeMs(options.maxDelay, 60_000, where, 'maxDelay');
     check(this.maxDelay >= this.minDelay, where, 'maxDelay', `at least minDelay (${this.minDelay})`, this.maxDelay);
-    const initial = ms(options.initialDelay, Math.min(Math.max(1000, this.minDelay), this.maxDelay), where, 'initialDelay');
+    const initial = nonNegativeMs(options.initialDelay, Math.min(Math.max(1000, this.minDelay), this.maxDelay), where, 'initialDelay');
     check(initial >= this.minDelay && initial <= this.maxDelay, where, 'initialDelay', `within [minDelay, maxDelay] = [${this.minDelay}, ${this.maxDelay}]`, initial);
     this.speedUpAfter = positiveInt(options.speedUpAfter, 10, where, 'speedUpAfter');
     this.speedUpFactor = factor(options.speedUpFactor, 0.9, where, 'speedUpFactor', (f) => f > 0 && f <= 1, 'a number in (0, 1]');
@@ -214,7 +214,7 @@ export class AdaptiveThrottle {
     const maxConcurrent = options.maxConcurrent ?? 1;
     check(maxConcurrent === Infinity || (Number.isInteger(maxConcurrent) && maxConcurrent > 0), where, 'maxConcurrent', 'a positive integer or Infinity', maxConcurrent);
     this.maxConcurrent = maxConcurrent;
-    this.maxRetryAfter = ms(options.maxRetryAfter, 600_000, where, 'maxRetryAfter');
+    this.maxRetryAfter = nonNegativeMs(options.maxRetryAfter, 600_000, where, 'maxRetryAfter');
     check(options.classify === undefined || typeof options.classify === 'function', where, 'classify', 'a function', options.classify);
     this.classify = options.classify ?? defaultClassify;
     this.scheduler = options.scheduler ?? asyncScheduler;
@@ -502,34 +502,6 @@ export function adaptiveThrottle<T>(throttle: AdaptiveThrottle | AdaptiveThrottl
 }
 
 // ---- option checks ------------------------------------------------------------------------------
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object' && value !== null) return 'an object';
-  return String(value);
-}
-
-function optionError(where: string, path: string, expected: string, got: unknown): ConfigError {
-  return new ConfigError(undefined, [{ path, message: `${where}: expected ${expected}, got ${describe(got)}` }]);
-}
-
-function check(ok: boolean, where: string, path: string, expected: string, got: unknown): void {
-  if (!ok) throw optionError(where, path, expected, got);
-}
-
-function ms(value: number | undefined, fallback: number, where: string, path: string): number {
-  if (value === undefined) return fallback;
-  check(typeof value === 'number' && Number.isFinite(value) && value >= 0, where, path, 'a finite number of milliseconds >= 0', value);
-  return value;
-}
-
-function positiveInt(value: number | undefined, fallback: number, where: string, path: string): number {
-  if (value === undefined) return fallback;
-  check(typeof value === 'number' && Number.isInteger(value) && value > 0, where, path, 'a positive integer', value);
-  return value;
-}
 
 function factor(value: number | undefined, fallback: number, where: string, path: string, ok: (f: number) => boolean, expected: string): number {
   if (value === undefined) return fallback;

@@ -1,10 +1,10 @@
 import { Subject, asyncScheduler, type MonoTypeOperatorFunction, type Observable, type SchedulerLike } from 'rxjs';
 import type { Counter, Gauge, Registry } from 'prom-client';
 import { CircuitOpenError } from '../errors/CircuitOpenError.js';
-import { ConfigError } from '../errors/ConfigError.js';
 import { isClientError } from '../errors/HttpError.js';
 import { counter, gauge } from '../observability/metrics.js';
 import { forward, operate, reportUnhandled } from './internal/operate.js';
+import { check, nonNegativeMs, optionError, positiveInt } from './internal/options.js';
 
 /**
  * The state of a {@link CircuitBreaker}.
@@ -349,7 +349,7 @@ export class CircuitBreaker {
     this.name = options.name;
     this.failureThreshold = positiveInt(options.failureThreshold, 5, where, 'failureThreshold');
     this.successThreshold = positiveInt(options.successThreshold, 2, where, 'successThreshold');
-    this.resetTimeout = nonNegative(options.resetTimeout, 60_000, where, 'resetTimeout');
+    this.resetTimeout = nonNegativeMs(options.resetTimeout, 60_000, where, 'resetTimeout');
     this.halfOpenMaxConcurrent = positiveInt(options.halfOpenMaxConcurrent, 1, where, 'halfOpenMaxConcurrent');
     this.halfOpenTimeout = positive(options.halfOpenTimeout, Math.max(this.resetTimeout, 1), where, 'halfOpenTimeout');
     this.windowMode = options.failureRateThreshold !== undefined || options.slowCallRateThreshold !== undefined;
@@ -750,34 +750,6 @@ export function circuitBreaker<T>(breaker: CircuitBreaker | CircuitBreakerOption
 }
 
 // ---- option checks ------------------------------------------------------------------------------
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object' && value !== null) return 'an object';
-  return String(value);
-}
-
-function optionError(where: string, path: string, expected: string, got: unknown): ConfigError {
-  return new ConfigError(undefined, [{ path, message: `${where}: expected ${expected}, got ${describe(got)}` }]);
-}
-
-function check(ok: boolean, where: string, path: string, expected: string, got: unknown): void {
-  if (!ok) throw optionError(where, path, expected, got);
-}
-
-function positiveInt(value: number | undefined, fallback: number, where: string, path: string): number {
-  if (value === undefined) return fallback;
-  check(typeof value === 'number' && Number.isInteger(value) && value > 0, where, path, 'a positive integer', value);
-  return value;
-}
-
-function nonNegative(value: number | undefined, fallback: number, where: string, path: string): number {
-  if (value === undefined) return fallback;
-  check(typeof value === 'number' && Number.isFinite(value) && value >= 0, where, path, 'a finite number of milliseconds >= 0', value);
-  return value;
-}
 
 function positive(value: number | undefined, fallback: number, where: string, path: string): number {
   if (value === undefined) return fallback;
