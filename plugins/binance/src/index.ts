@@ -4,16 +4,14 @@
  * CoinCap plugins.
  * @packageDocumentation
  */
-import { EMPTY, catchError, concat, concatMap, defer, from, map, throwError, type Observable } from 'rxjs';
 import { z } from 'zod';
-import { HttpError, ResponseError, definePlugin, isHttpError } from '@tributary/core';
-import type { InferAvro, StreamRecord } from '@tributary/core';
-import { assetsOption, chunks, providerAssets, type ProviderAsset } from './assets.js';
-import { describe, isObject, parseBody, withDetail } from './errors.js';
-import { priceSchema } from './schema.js';
+import { ResponseError, definePlugin } from '@tributary/core';
+import type { HttpError } from '@tributary/core';
+import { assetsOption, collectInBatches, decimal, describe, isObject, parseBody, priceSchema, priceStream, providerAssets, withDetail } from '@tributary/crypto-common';
+import type { PriceRecord, ProviderAsset } from '@tributary/crypto-common';
 
 export { priceSchema };
-export type { AssetEntry } from './assets.js';
+export type { AssetEntry } from '@tributary/crypto-common';
 
 const configSchema = z.strictObject({
   assets: assetsOption('binance', { requireExplicit: true, idPattern: /^[A-Z0-9_.-]{2,30}$/, idHint: 'BTCUSDT' }),
@@ -37,9 +35,6 @@ const configSchema = z.strictObject({
  * ```
  */
 export type BinanceOptions = z.input<typeof configSchema>;
-
-/** A record of the `prices` stream. */
-type Out = StreamRecord<'prices', InferAvro<typeof priceSchema>>;
 
 /**
  * The Binance plugin: one ticker request per `batchSize` symbols per cycle (the `symbols`
@@ -66,14 +61,14 @@ export const plugin = definePlugin({
   description: 'Spot prices from Binance /api/v3/ticker (tributary.crypto.Price)',
   configSchema,
   streams: {
-    prices: { schema: priceSchema, key: 'asset', description: 'The price of one asset from one provider' },
+    prices: priceStream,
   },
   create(config, ctx) {
     const assets = providerAssets(config.assets, 'binance');
     const url = `${config.baseUrl.replace(/\/+$/, '')}/api/v3/${config.endpoint}`;
     const full = config.endpoint === 'ticker/24hr';
 
-    const toRecords = (body: unknown, batch: readonly ProviderAsset[], fetchedAt: number, missing: string[]): Out[] => {
+    const toRecords = (body: unknown, batch: readonly ProviderAsset[], fetchedAt: number, missing: string[]): PriceRecord[] => {
       if (!Array.isArray(body)) {
         const apiError = isObject(body) && typeof body['msg'] === 'string' ? ` (Binance error ${String(body['code'])}: ${body['msg']})` : '';
         throw new ResponseError(`Binance /api/v3/${config.endpoint}: expected a list of tickers, got ${describe(body)}${apiError}`, { source: ctx.source, url });
@@ -85,7 +80,7 @@ export const plugin = definePlugin({
         }
         bySymbol.set(item['symbol'], item);
       });
-      const out: Out[] = [];
+      const out: PriceRecord[] = [];
       for (const asset of batch) {
         const ticker = bySymbol.get(asset.providerId);
         if (!ticker) {
@@ -115,46 +110,28 @@ export const plugin = definePlugin({
       return out;
     };
 
-    const fetchBatch = (batch: readonly ProviderAsset[], missing: string[], signal: AbortSignal): Observable<Out[]> => {
-      const query: Record<string, string> = { symbols: JSON.stringify(batch.map((a) => a.providerId)) };
-      if (full) query['type'] = 'MINI';
-      return ctx.http.getJson$<unknown>(url, { query, signal }).pipe(
-        catchError((err: unknown) => throwError(() => (isHttpError(err) ? binanceError(err) : err))),
-        map((body) => toRecords(body, batch, Date.now(), missing)),
-      );
-    };
-
     return {
       collect: (cycle) =>
-        defer(() => {
-          const missing: string[] = [];
-          let emitted = 0;
-          const records$ = from(chunks(assets, config.batchSize)).pipe(
-            concatMap((batch) => fetchBatch(batch, missing, cycle.signal)),
-            concatMap((records) => {
-              emitted += records.length;
-              return from(records);
-            }),
-          );
-          const finish$ = defer(() => {
-            if (missing.length > 0) ctx.log.warn({ symbols: missing }, 'Binance returned no ticker for these symbols');
-            if (emitted > 0) return EMPTY;
-            const listed = `${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`;
-            return throwError(() => new ResponseError(`Binance /api/v3/${config.endpoint} returned no ticker for any of the ${assets.length} requested symbols (${listed})`, { source: ctx.source, url }));
-          });
-          return concat(records$, finish$);
-        }),
+        collectInBatches(
+          {
+            assets,
+            batchSize: config.batchSize,
+            request: (batch, signal) => {
+              const query: Record<string, string> = { symbols: JSON.stringify(batch.map((a) => a.providerId)) };
+              if (full) query['type'] = 'MINI';
+              return ctx.http.getJson$<unknown>(url, { query, signal });
+            },
+            explainHttpError: binanceError,
+            toRecords,
+            onMissing: (missing) => ctx.log.warn({ symbols: missing }, 'Binance returned no ticker for these symbols'),
+            noRecordsError: (listed) =>
+              new ResponseError(`Binance /api/v3/${config.endpoint} returned no ticker for any of the ${assets.length} requested symbols (${listed})`, { source: ctx.source, url }),
+          },
+          cycle.signal,
+        ),
     };
   },
 });
-
-/** A Binance decimal string (or number) as a number; `undefined` when missing or not a number. */
-function decimal(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
-  if (typeof v !== 'string' || v.trim() === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
 
 /**
  * An `HttpError` with Binance's explanation: its `{ code, msg }` error document, and what 418

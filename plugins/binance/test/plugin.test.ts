@@ -4,8 +4,7 @@ import { expect } from 'chai';
 import { isConfigError, isHttpError } from '@tributary/core';
 import { assertRecordsMatchSchema, runPlugin, startStubServer, type StubServer } from '@tributary/core/testing';
 import binance, { priceSchema } from '../src/index.js';
-import canonical from '../../coingecko/src/index.js';
-import { collectDirect, memoryLogger } from './helpers.js';
+import { collectDirect, memoryLogger } from '@tributary/crypto-common/testing';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const json = (name: string): unknown => JSON.parse(readFileSync(fixture(name), 'utf8'));
@@ -26,11 +25,6 @@ describe('@tributary/plugin-binance', () => {
   after(() => stub.close());
 
   const config = (extra: Record<string, unknown> = {}) => ({ assets: ASSETS, baseUrl: stub.url, ...extra });
-
-  it('declares the same Price schema as the CoinGecko plugin (one topic for all three)', () => {
-    expect(binance.streams.prices.schema).to.deep.equal(canonical.streams.prices.schema);
-    expect(binance.streams.prices.key).to.equal(canonical.streams.prices.key);
-  });
 
   it('turns ticker/24hr (MINI) into Price records: lastPrice, quoteVolume, closeTime', async () => {
     stub.setRoutes([{ path: TICKER, file: fixture('ticker-24hr-mini.json') }]);

@@ -4,16 +4,13 @@
  * records shared with the CoinGecko and Binance plugins.
  * @packageDocumentation
  */
-import { EMPTY, catchError, concat, concatMap, defer, from, map, throwError, type Observable } from 'rxjs';
 import { z } from 'zod';
-import { ResponseError, definePlugin, isHttpError } from '@tributary/core';
-import type { InferAvro, StreamRecord } from '@tributary/core';
-import { assetsOption, chunks, providerAssets, type ProviderAsset } from './assets.js';
-import { describe, isObject, parseBody, withDetail } from './errors.js';
-import { priceSchema } from './schema.js';
+import { ResponseError, definePlugin } from '@tributary/core';
+import { assetsOption, collectInBatches, decimal, describe, isObject, parseBody, priceSchema, priceStream, providerAssets, withDetail } from '@tributary/crypto-common';
+import type { PriceRecord, ProviderAsset } from '@tributary/crypto-common';
 
 export { priceSchema };
-export type { AssetEntry } from './assets.js';
+export type { AssetEntry } from '@tributary/crypto-common';
 
 const BASE_URLS = { v3: 'https://rest.coincap.io/v3', v2: 'https://api.coincap.io/v2' } as const;
 
@@ -47,9 +44,6 @@ const configSchema = z
  */
 export type CoinCapOptions = z.input<typeof configSchema>;
 
-/** A record of the `prices` stream. */
-type Out = StreamRecord<'prices', InferAvro<typeof priceSchema>>;
-
 /**
  * The CoinCap plugin: one `GET /assets?ids=...` per `batchSize` assets per cycle, one `prices`
  * record per asset.
@@ -73,14 +67,14 @@ export const plugin = definePlugin({
   description: 'Crypto prices from CoinCap /assets (tributary.crypto.Price)',
   configSchema,
   streams: {
-    prices: { schema: priceSchema, key: 'asset', description: 'The price of one asset from one provider' },
+    prices: priceStream,
   },
   create(config, ctx) {
     const assets = providerAssets(config.assets, 'coincap');
     const url = `${(config.baseUrl ?? BASE_URLS[config.apiVersion]).replace(/\/+$/, '')}/assets`;
     const headers: Record<string, string> = config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {};
 
-    const toRecords = (body: unknown, batch: readonly ProviderAsset[], fetchedAt: number, missing: string[]): Out[] => {
+    const toRecords = (body: unknown, batch: readonly ProviderAsset[], fetchedAt: number, missing: string[]): PriceRecord[] => {
       if (!isObject(body) || !Array.isArray(body['data'])) {
         const apiError = isObject(body) && typeof body['error'] === 'string' ? ` (CoinCap says: ${body['error']})` : '';
         throw new ResponseError(`CoinCap /assets: expected { data: [...], timestamp }, got ${describe(body)}${apiError}`, { source: ctx.source, url });
@@ -94,7 +88,7 @@ export const plugin = definePlugin({
         }
         byId.set(item['id'], item);
       });
-      const out: Out[] = [];
+      const out: PriceRecord[] = [];
       for (const asset of batch) {
         const item = byId.get(asset.providerId);
         if (!item || item['priceUsd'] === null || item['priceUsd'] === undefined) {
@@ -121,43 +115,23 @@ export const plugin = definePlugin({
       return out;
     };
 
-    const fetchBatch = (batch: readonly ProviderAsset[], missing: string[], signal: AbortSignal): Observable<Out[]> =>
-      ctx.http.getJson$<unknown>(url, { query: { ids: batch.map((a) => a.providerId).join(','), limit: batch.length }, headers, signal }).pipe(
-        catchError((err: unknown) => throwError(() => (isHttpError(err) ? withDetail(err, coinCapDetail(err.body)) : err))),
-        map((body) => toRecords(body, batch, Date.now(), missing)),
-      );
-
     return {
       collect: (cycle) =>
-        defer(() => {
-          const missing: string[] = [];
-          let emitted = 0;
-          const records$ = from(chunks(assets, config.batchSize)).pipe(
-            concatMap((batch) => fetchBatch(batch, missing, cycle.signal)),
-            concatMap((records) => {
-              emitted += records.length;
-              return from(records);
-            }),
-          );
-          const finish$ = defer(() => {
-            if (missing.length > 0) ctx.log.warn({ ids: missing }, 'CoinCap returned no price for these asset ids (check them against GET /assets?search=...)');
-            if (emitted > 0) return EMPTY;
-            const listed = `${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`;
-            return throwError(() => new ResponseError(`CoinCap /assets returned no price for any of the ${assets.length} requested asset ids (${listed})`, { source: ctx.source, url }));
-          });
-          return concat(records$, finish$);
-        }),
+        collectInBatches(
+          {
+            assets,
+            batchSize: config.batchSize,
+            request: (batch, signal) => ctx.http.getJson$<unknown>(url, { query: { ids: batch.map((a) => a.providerId).join(','), limit: batch.length }, headers, signal }),
+            explainHttpError: (err) => withDetail(err, coinCapDetail(err.body)),
+            toRecords,
+            onMissing: (missing) => ctx.log.warn({ ids: missing }, 'CoinCap returned no price for these asset ids (check them against GET /assets?search=...)'),
+            noRecordsError: (listed) => new ResponseError(`CoinCap /assets returned no price for any of the ${assets.length} requested asset ids (${listed})`, { source: ctx.source, url }),
+          },
+          cycle.signal,
+        ),
     };
   },
 });
-
-/** A CoinCap decimal string (or number) as a number; `undefined` when it is missing or not a number. */
-function decimal(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
-  if (typeof v !== 'string' || v.trim() === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
 
 /** CoinCap's error text from an error body (`{"error":"..."}` or `{"message":"..."}`). */
 function coinCapDetail(body: string | undefined): string | undefined {

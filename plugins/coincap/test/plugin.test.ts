@@ -4,8 +4,7 @@ import { expect } from 'chai';
 import { isConfigError, isHttpError } from '@tributary/core';
 import { assertRecordsMatchSchema, runPlugin, startStubServer, type StubServer } from '@tributary/core/testing';
 import coincap, { priceSchema } from '../src/index.js';
-import canonical from '../../coingecko/src/index.js';
-import { collectDirect, memoryLogger } from './helpers.js';
+import { collectDirect, memoryLogger } from '@tributary/crypto-common/testing';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const assetsFixture = JSON.parse(readFileSync(fixture('assets.json'), 'utf8')) as { data: { id: string }[]; timestamp: number };
@@ -20,11 +19,6 @@ describe('@tributary/plugin-coincap', () => {
   after(() => stub.close());
 
   const config = (extra: Record<string, unknown> = {}) => ({ assets: ['bitcoin', 'ethereum'], apiKey: 'cc-test-key-0001', baseUrl: `${stub.url}/v3`, ...extra });
-
-  it('declares the same Price schema as the CoinGecko plugin (one topic for all three)', () => {
-    expect(coincap.streams.prices.schema).to.deep.equal(canonical.streams.prices.schema);
-    expect(coincap.streams.prices.key).to.equal(canonical.streams.prices.key);
-  });
 
   it('parses the string numbers of /assets into Price records with CoinCap’s timestamp', async () => {
     stub.setRoutes([{ path: '/v3/assets', file: fixture('assets.json') }]);

@@ -3,16 +3,13 @@
  * `tributary.crypto.Price` records shared with the CoinCap and Binance plugins.
  * @packageDocumentation
  */
-import { EMPTY, catchError, concat, concatMap, defer, from, map, throwError, type Observable } from 'rxjs';
 import { z } from 'zod';
-import { ResponseError, definePlugin, isHttpError } from '@tributary/core';
-import type { InferAvro, StreamRecord } from '@tributary/core';
-import { assetsOption, chunks, providerAssets, type ProviderAsset } from './assets.js';
-import { describe, isObject, parseBody, withDetail } from './errors.js';
-import { priceSchema } from './schema.js';
+import { ResponseError, definePlugin } from '@tributary/core';
+import { assetsOption, collectInBatches, describe, isObject, parseBody, priceSchema, priceStream, providerAssets, withDetail } from '@tributary/crypto-common';
+import type { PriceRecord, ProviderAsset } from '@tributary/crypto-common';
 
 export { priceSchema };
-export type { AssetEntry } from './assets.js';
+export type { AssetEntry } from '@tributary/crypto-common';
 
 const PUBLIC_URL = 'https://api.coingecko.com/api/v3';
 const PRO_URL = 'https://pro-api.coingecko.com/api/v3';
@@ -41,9 +38,6 @@ const configSchema = z.strictObject({
  */
 export type CoinGeckoOptions = z.input<typeof configSchema>;
 
-/** A record of the `prices` stream. */
-type Out = StreamRecord<'prices', InferAvro<typeof priceSchema>>;
-
 /** One coin in a `/simple/price` answer. */
 type SimplePriceEntry = Record<string, number | null | undefined>;
 
@@ -70,7 +64,7 @@ export const plugin = definePlugin({
   description: 'Crypto prices from CoinGecko /simple/price (tributary.crypto.Price)',
   configSchema,
   streams: {
-    prices: { schema: priceSchema, key: 'asset', description: 'The price of one asset from one provider' },
+    prices: priceStream,
   },
   create(config, ctx) {
     const assets = providerAssets(config.assets, 'coingecko');
@@ -80,8 +74,7 @@ export const plugin = definePlugin({
     if (config.apiKey) headers[config.apiPlan === 'pro' ? 'x-cg-pro-api-key' : 'x-cg-demo-api-key'] = config.apiKey;
     const vs = config.vsCurrency;
 
-
-    const toRecords = (body: unknown, batch: readonly ProviderAsset[], fetchedAt: number, missing: string[]): Out[] => {
+    const toRecords = (body: unknown, batch: readonly ProviderAsset[], fetchedAt: number, missing: string[]): PriceRecord[] => {
       if (!isObject(body)) {
         throw new ResponseError(`CoinGecko /simple/price: expected an object keyed by coin id, got ${describe(body)}`, { source: ctx.source, url });
       }
@@ -92,7 +85,7 @@ export const plugin = definePlugin({
           url,
         });
       }
-      const out: Out[] = [];
+      const out: PriceRecord[] = [];
       for (const asset of batch) {
         const entry = body[asset.providerId];
         if (entry === undefined || entry === null || (isObject(entry) && entry[vs] == null)) {
@@ -129,44 +122,32 @@ export const plugin = definePlugin({
       return out;
     };
 
-    const fetchBatch = (batch: readonly ProviderAsset[], missing: string[], signal: AbortSignal): Observable<Out[]> => {
-      const query = {
-        ids: batch.map((a) => a.providerId).join(','),
-        vs_currencies: vs,
-        include_24hr_vol: 'true',
-        include_last_updated_at: 'true',
-        precision: 'full',
-      };
-      return ctx.http.getJson$<unknown>(url, { query, headers, signal }).pipe(
-        catchError((err: unknown) => throwError(() => (isHttpError(err) ? withDetail(err, coinGeckoDetail(err.body)) : err))),
-        map((body) => toRecords(body, batch, Date.now(), missing)),
-      );
-    };
-
     return {
       collect: (cycle) =>
-        defer(() => {
-          const missing: string[] = [];
-          let emitted = 0;
-          const records$ = from(chunks(assets, config.batchSize)).pipe(
-            concatMap((batch) => fetchBatch(batch, missing, cycle.signal)),
-            concatMap((records) => {
-              emitted += records.length;
-              return from(records);
-            }),
-          );
-          const finish$ = defer(() => {
-            if (missing.length > 0) {
-              ctx.log.warn({ ids: missing, vsCurrency: vs }, 'CoinGecko returned no price for these coin ids (check them against /coins/list)');
-            }
-            if (emitted > 0) return EMPTY;
-            const listed = `${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`;
-            return throwError(
-              () => new ResponseError(`CoinGecko /simple/price returned no price in ${vs} for any of the ${assets.length} requested coin ids (${listed})`, { source: ctx.source, url }),
-            );
-          });
-          return concat(records$, finish$);
-        }),
+        collectInBatches(
+          {
+            assets,
+            batchSize: config.batchSize,
+            request: (batch, signal) =>
+              ctx.http.getJson$<unknown>(url, {
+                query: {
+                  ids: batch.map((a) => a.providerId).join(','),
+                  vs_currencies: vs,
+                  include_24hr_vol: 'true',
+                  include_last_updated_at: 'true',
+                  precision: 'full',
+                },
+                headers,
+                signal,
+              }),
+            explainHttpError: (err) => withDetail(err, coinGeckoDetail(err.body)),
+            toRecords,
+            onMissing: (missing) => ctx.log.warn({ ids: missing, vsCurrency: vs }, 'CoinGecko returned no price for these coin ids (check them against /coins/list)'),
+            noRecordsError: (listed) =>
+              new ResponseError(`CoinGecko /simple/price returned no price in ${vs} for any of the ${assets.length} requested coin ids (${listed})`, { source: ctx.source, url }),
+          },
+          cycle.signal,
+        ),
     };
   },
 });

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { isConfigError, isHttpError } from '@tributary/core';
 import { assertRecordsMatchSchema, runPlugin, startStubServer, type StubServer } from '@tributary/core/testing';
 import coingecko, { priceSchema } from '../src/index.js';
-import { collectDirect, memoryLogger } from './helpers.js';
+import { collectDirect, memoryLogger } from '@tributary/crypto-common/testing';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const json = (name: string): unknown => JSON.parse(readFileSync(fixture(name), 'utf8'));

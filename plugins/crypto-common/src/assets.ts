@@ -1,16 +1,34 @@
 /**
- * The `assets` option shared (as a copy) by the CoinGecko, CoinCap and Binance plugins: one list
- * of canonical asset ids with each provider's own id, so that the same list (a YAML anchor) can be
- * given to all three sources and the same `asset` values come out of all three.
+ * The `assets` option shared by the CoinGecko, CoinCap and Binance plugins: one list of canonical
+ * asset ids with each provider's own id, so that the same list (a YAML anchor) can be given to all
+ * three sources and the same `asset` values come out of all three.
  */
 import { z } from 'zod';
 
-type Provider = 'coingecko' | 'coincap' | 'binance';
+/**
+ * The providers an `assets` entry can name its own id for.
+ *
+ * @example
+ * ```ts
+ * import type { CryptoProvider } from '@tributary/crypto-common';
+ * const provider: CryptoProvider = 'coincap';
+ * ```
+ */
+export type CryptoProvider = 'coingecko' | 'coincap' | 'binance';
 
 const assetId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected a lower-case asset id such as bitcoin or usd-coin' });
 const providerId = z.union([z.string().min(1), z.literal(false)]);
 
-/** One entry of `assets`: a canonical id, or the id with per-provider ids (`false`: not on that provider). */
+/**
+ * Zod schema of one entry of `assets`: a canonical id, or the id with per-provider ids (`false`:
+ * not on that provider). Canonical ids are lower-case letters, digits and `-`.
+ *
+ * @example
+ * ```ts
+ * import { assetEntry } from '@tributary/crypto-common';
+ * assetEntry.parse({ id: 'bitcoin', binance: 'BTCUSDT' });
+ * ```
+ */
 export const assetEntry = z.union([
   assetId,
   z.strictObject({
@@ -28,13 +46,21 @@ export const assetEntry = z.union([
  *
  * @example
  * ```ts
- * import type { AssetEntry } from '@tributary/plugin-binance';
+ * import type { AssetEntry } from '@tributary/crypto-common';
  * const assets: AssetEntry[] = ['ethereum', { id: 'bitcoin', coingecko: 'bitcoin', coincap: 'bitcoin', binance: 'BTCUSDT' }];
  * ```
  */
 export type AssetEntry = z.input<typeof assetEntry>;
 
-/** An asset as one provider knows it. */
+/**
+ * An asset as one provider knows it: the canonical id and the provider's own id.
+ *
+ * @example
+ * ```ts
+ * import type { ProviderAsset } from '@tributary/crypto-common';
+ * const btc: ProviderAsset = { id: 'bitcoin', providerId: 'BTCUSDT' };
+ * ```
+ */
 export interface ProviderAsset {
   /** Canonical id: the `asset` field of the records. */
   id: string;
@@ -43,10 +69,24 @@ export interface ProviderAsset {
 }
 
 /**
- * The `assets` option for one provider: checks for duplicates and, when `requireExplicit`, that
- * each asset names its id on that provider (Binance symbols cannot be derived from the id).
+ * The `assets` option for one provider, as a Zod schema for a plugin's config.
+ *
+ * It accepts a non-empty list of {@link AssetEntry} and reports, with the index of the entry:
+ * canonical ids listed twice, provider ids used by two assets, provider ids that do not match
+ * `idPattern`, and a list that leaves every asset out of this provider. Options (no defaults
+ * beyond these): `requireExplicit` — each asset must name its id on this provider (Binance
+ * symbols cannot be derived from the id); `idPattern` — the provider ids must match it (default:
+ * no check); `idHint` — an example id for the messages (default `bitcoin`, or `...` in the
+ * missing-id message).
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { assetsOption } from '@tributary/crypto-common';
+ * const configSchema = z.strictObject({ assets: assetsOption('binance', { requireExplicit: true, idPattern: /^[A-Z0-9_.-]{2,30}$/, idHint: 'BTCUSDT' }) });
+ * ```
  */
-export function assetsOption(provider: Provider, options: { requireExplicit: boolean; idPattern?: RegExp; idHint?: string }) {
+export function assetsOption(provider: CryptoProvider, options: { requireExplicit: boolean; idPattern?: RegExp; idHint?: string }) {
   return z
     .array(assetEntry)
     .min(1, { error: 'expected at least one asset' })
@@ -86,8 +126,18 @@ export function assetsOption(provider: Provider, options: { requireExplicit: boo
     });
 }
 
-/** The assets a provider collects, with their ids on that provider. */
-export function providerAssets(entries: readonly AssetEntry[], provider: Provider): ProviderAsset[] {
+/**
+ * The assets a provider collects, in list order, with their ids on that provider: a plain id is
+ * used as is, an entry's own id for the provider wins, and entries with `false` are left out.
+ *
+ * @example
+ * ```ts
+ * import { providerAssets } from '@tributary/crypto-common';
+ * providerAssets(['ethereum', { id: 'bitcoin', binance: 'BTCUSDT' }], 'binance');
+ * // [{ id: 'ethereum', providerId: 'ethereum' }, { id: 'bitcoin', providerId: 'BTCUSDT' }]
+ * ```
+ */
+export function providerAssets(entries: readonly AssetEntry[], provider: CryptoProvider): ProviderAsset[] {
   const out: ProviderAsset[] = [];
   for (const entry of entries) {
     if (typeof entry === 'string') {
@@ -101,7 +151,15 @@ export function providerAssets(entries: readonly AssetEntry[], provider: Provide
   return out;
 }
 
-/** Splits a list into chunks of at most `size`. */
+/**
+ * Splits a list into consecutive chunks of at most `size` items (the last one may be shorter).
+ *
+ * @example
+ * ```ts
+ * import { chunks } from '@tributary/crypto-common';
+ * chunks([1, 2, 3, 4, 5], 2); // [[1, 2], [3, 4], [5]]
+ * ```
+ */
 export function chunks<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
