@@ -11,7 +11,7 @@ import { NonRetriableError } from '../errors/TributaryError.js';
 import { createKafkajsTransport } from '../kafka/kafkajs.js';
 import { KafkaSchemaStore } from '../kafka/schemaTopic.js';
 import { DEFAULT_DEAD_LETTER_SUFFIX, DEFAULT_SCHEMA_TOPIC, deadLetterTopic, ensureTopics, planTopics } from '../kafka/topics.js';
-import type { KafkaAdmin, KafkaConnection, KafkaProducer, KafkaTransport, OutgoingMessage, ProducerOptions } from '../kafka/transport.js';
+import type { KafkaAdmin, KafkaConnection, KafkaProducer, KafkaTransport, OutgoingMessage, ProducerOptions, ProducerTransaction } from '../kafka/transport.js';
 import { defaultMetricsRegistry } from '../observability/metrics.js';
 import { secretScrubber } from '../observability/logger.js';
 import type { DeadLetter, Envelope, Sink, SinkConfig, TopicSpec } from '../pipeline/types.js';
@@ -19,6 +19,8 @@ import { fingerprint64 } from '../serde/avro.js';
 import { SchemaRegistryClient, type CompatibilityLevel, type SchemaRegistryApi } from '../serde/registry.js';
 import type { SchemaStore } from '../serde/schemaStore.js';
 import { Serializer } from '../serde/Serializer.js';
+import { KafkaCheckpointStore } from '../state/kafka.js';
+import type { CheckpointChanges, CheckpointStore } from '../state/types.js';
 import type { AvroSchema } from '../serde/types.js';
 import { encodeStringKey } from '../serde/wire.js';
 import { ProduceBuffer, type BufferedMessage } from './kafka/buffer.js';
@@ -40,6 +42,8 @@ export type KafkaSinkSettings = Pick<KafkaSinkConfig, 'brokers'> &
     buffer?: Partial<KafkaSinkConfig['buffer']>;
     /** The compacted topic of writer schemas in single-object mode. Default `_tributary_schemas`. */
     schemaTopic?: string;
+    /** The compacted topic of source checkpoints ({@link KafkaSink.checkpointStore}). Default `_tributary_offsets`. */
+    offsetsTopic?: string;
   };
 
 /** Options of {@link createKafkaSink} besides the config. */
@@ -67,6 +71,15 @@ export interface KafkaSinkOptions {
   maxBatchBytes?: number;
   /** Retry delays after a failed send: first delay and cap, in ms (doubled per attempt, with jitter). Default `{ initialDelayMs: 200, maxDelayMs: 5000 }`. */
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
+}
+
+/** The transactional producer of one source and the transaction of its current cycle. */
+interface SourceTransactions {
+  transactionalId: string;
+  producer: Promise<KafkaProducer>;
+  tx: ProducerTransaction | undefined;
+  /** Operations on this producer run one after the other. */
+  chain: Promise<unknown>;
 }
 
 interface TopicState {
@@ -124,7 +137,7 @@ const MAX_REASON_HEADER = 1000;
  *   `batch` (`maxRecords` default 500, `lingerMs` default 50); `buffer` (`maxRecords` default
  *   10 000, `maxBytes` default 64 MiB); `topics` (per-topic `partitions`, `replicationFactor`,
  *   `config`); `deadLetterSuffix` (default `.dlq`); `schemaTopic` (default
- *   `_tributary_schemas`); `exactlyOnce` (must be `false` for now).
+ *   `_tributary_schemas`); `offsetsTopic` (default `_tributary_offsets`, see `checkpointStore`); `exactlyOnce` (default `false`: with `true`, each source writes through a transactional producer `<pipeline>.<source>` and a cycle becomes visible on `commitCycle`, see docs/kafka.md).
  * @param options See {@link KafkaSinkOptions}.
  *
  * @example
@@ -181,14 +194,13 @@ export class KafkaSink implements Sink {
   private state: 'new' | 'starting' | 'started' | 'closing' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   private failingSince: number | undefined;
+  private readonly transactions = new Map<string, SourceTransactions>();
+  private pipelineName: string | undefined;
 
   constructor(config: KafkaSinkSettings, options: KafkaSinkOptions = {}) {
     const issues: { path: string; message: string }[] = [];
     if (!Array.isArray(config?.brokers) || config.brokers.length === 0 || !config.brokers.every((b) => typeof b === 'string' && b !== '')) {
       issues.push({ path: 'sink.brokers', message: 'expected a non-empty list of host:port strings' });
-    }
-    if (config?.exactlyOnce) {
-      issues.push({ path: 'sink.exactlyOnce', message: 'exactly-once (transactional) writes are not available yet; set exactlyOnce: false (writes are idempotent and at-least-once)' });
     }
     const wireFormat = config?.wireFormat ?? (config?.schemaRegistry || options.schemaRegistry ? 'registry' : 'single-object');
     if (wireFormat !== 'registry' && wireFormat !== 'single-object') issues.push({ path: 'sink.wireFormat', message: `expected registry or single-object, got ${String(wireFormat)}` });
@@ -367,7 +379,8 @@ export class KafkaSink implements Sink {
       const message: OutgoingMessage = { topic: t.topic, key, value, headers: envelope.headers, timestamp: envelope.timestamp, partition };
       messages.push({ message, bytes: sizeOf(message) });
     }
-    await this.buffer.enqueue(messages);
+    if (this.exactlyOnce) await this.sendInCycles(messages.map((m) => m.message), batch.map((e) => e.headers['tributary-source']));
+    else await this.buffer.enqueue(messages);
   }
 
   /**
@@ -403,7 +416,120 @@ export class KafkaSink implements Sink {
       };
       messages.push({ message, bytes: sizeOf(message) });
     }
-    await this.buffer.enqueue(messages);
+    if (this.exactlyOnce) await this.sendInCycles(messages.map((m) => m.message), letters.map((l) => l.source));
+    else await this.buffer.enqueue(messages);
+  }
+
+  /** Whether writes are transactional (`exactlyOnce: true`). */
+  get exactlyOnce(): boolean {
+    return this.config.exactlyOnce === true;
+  }
+
+  /**
+   * Exactly-once: commits the open transaction of `source` (its cycle's records since the last
+   * commit or abort), with `checkpoint` (a record for the offsets topic) inside it when given.
+   * Resolves when the transaction is committed; does nothing when there is nothing to commit.
+   * Rejects with `ERR_PRODUCER_FENCED` when another producer with the same transactional id
+   * (`<pipeline>.<source>`) took over.
+   */
+  commitCycle(source: string, checkpoint?: OutgoingMessage): Promise<void> {
+    this.assertWritable();
+    if (!this.exactlyOnce) throw new NonRetriableError('Kafka sink: commitCycle() needs exactlyOnce: true', { code: 'ERR_SINK_STATE' });
+    if (!checkpoint && !this.transactions.has(source)) return Promise.resolve();
+    return this.onSource(source, async (t) => {
+      if (checkpoint) {
+        t.tx ??= await (await t.producer).transaction();
+        await t.tx.send([checkpoint]);
+      }
+      if (!t.tx) return;
+      const tx = t.tx;
+      t.tx = undefined;
+      await tx.commit();
+    });
+  }
+
+  /** Exactly-once: aborts the open transaction of `source`; its records never become visible to read_committed readers. */
+  abortCycle(source: string): Promise<void> {
+    if (!this.exactlyOnce || !this.transactions.has(source)) return Promise.resolve();
+    return this.onSource(source, async (t) => {
+      const tx = t.tx;
+      t.tx = undefined;
+      await tx?.abort();
+    });
+  }
+
+  private async sendInCycles(messages: OutgoingMessage[], sources: readonly (string | undefined)[]): Promise<void> {
+    const bySource = new Map<string, OutgoingMessage[]>();
+    messages.forEach((m, i) => {
+      const source = sources[i];
+      if (!source) throw new NonRetriableError(`Kafka sink (exactlyOnce): a record for topic "${m.topic}" names no source (header tributary-source); each record must belong to a source's transaction`, { code: 'ERR_SINK_STATE' });
+      const list = bySource.get(source) ?? [];
+      list.push(m);
+      bySource.set(source, list);
+    });
+    await Promise.all(
+      [...bySource].map(([source, list]) =>
+        this.onSource(source, async (t) => {
+          t.tx ??= await (await t.producer).transaction();
+          await t.tx.send(list);
+          this.metrics.records.inc({ topic: list[0]!.topic }, list.length);
+        }),
+      ),
+    );
+  }
+
+  /** Runs `fn` on the source's transactional producer after what is already running on it. */
+  private onSource(source: string, fn: (t: SourceTransactions) => Promise<void>): Promise<void> {
+    let t = this.transactions.get(source);
+    if (!t) {
+      const transactionalId = `${this.pipelineName ?? this.config.clientId ?? DEFAULTS.clientId}.${source}`;
+      const producer = (async () => {
+        const p = this.transport!.producer({ ...this.producerOptions(), transactionalId });
+        await p.connect();
+        return p;
+      })();
+      const created: SourceTransactions = { transactionalId, producer, tx: undefined, chain: producer };
+      // A producer that could not connect is dropped, so that the next cycle tries again.
+      producer.catch(() => {
+        if (this.transactions.get(source) === created) this.transactions.delete(source);
+      });
+      t = created;
+      this.transactions.set(source, t);
+    }
+    const state = t;
+    const run = state.chain
+      .catch(() => undefined)
+      .then(() => fn(state))
+      .catch((err: unknown) => {
+        state.tx = undefined;
+        throw fencedOr(err, state.transactionalId);
+      });
+    state.chain = run;
+    return run;
+  }
+
+  /**
+   * A checkpoint store in the compacted topic `offsetsTopic` (default `_tributary_offsets`) of
+   * this sink's cluster, sharing its client and producer (call after `start()`). The pipeline
+   * runtime uses it instead of checkpoint files when it writes to Kafka.
+   */
+  checkpointStore(pipeline: string): CheckpointStore {
+    if (this.state !== 'started') throw new NonRetriableError('Kafka sink: call and await start() before checkpointStore()', { code: 'ERR_SINK_STATE' });
+    this.pipelineName = pipeline;
+    const store = this.offsetsStore(pipeline);
+    return this.exactlyOnce ? new TransactionalCheckpoints(store, this) : store;
+  }
+
+  private offsetsStore(pipeline: string): KafkaCheckpointStore {
+    const replication = Math.max(1, ...Object.values(this.config.topics ?? {}).map((t) => t?.replicationFactor ?? 1));
+    return new KafkaCheckpointStore({
+      transport: this.transport!,
+      producer: { send: (messages) => this.producer!.send(messages) },
+      pipeline,
+      replicationFactor: replication,
+      ...(this.config.offsetsTopic !== undefined ? { topic: this.config.offsetsTopic } : {}),
+      ...(this.logger ? { logger: this.logger } : {}),
+    });
   }
 
   /** Resolves when everything written so far is acknowledged; partial batches go at once. */
@@ -450,6 +576,21 @@ export class KafkaSink implements Sink {
             (err: unknown) => this.logger?.warn({ reason: rootMessage(err) }, `${what}: error while disconnecting`),
           );
     await bounded('schema store', this.ownStore?.close());
+    const txs = [...this.transactions.values()];
+    this.transactions.clear();
+    await Promise.all(
+      txs.map((t) =>
+        bounded(
+          `transactional producer ${t.transactionalId}`,
+          t.chain
+            .catch(() => undefined)
+            .then(async () => {
+              await t.tx?.abort().catch(() => undefined);
+              await (await t.producer).disconnect();
+            }),
+        ),
+      ),
+    );
     await Promise.all([bounded('producer', this.producer?.disconnect()), bounded('admin', this.admin?.disconnect())]);
     this.ownRegistry?.close();
   }
@@ -556,4 +697,40 @@ function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
       timer = setTimeout(() => resolve(false), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** A kafkajs or librdkafka error saying another producer took over this transactional id. */
+function fencedOr(err: unknown, transactionalId: string): unknown {
+  const text = `${(err as { type?: string })?.type ?? ''} ${(err as Error)?.message ?? ''} ${(err as { code?: unknown })?.code ?? ''}`;
+  if (!/fenc|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|epoch/i.test(text)) return err;
+  return new NonRetriableError(
+    `Kafka sink: producer with transactional id "${transactionalId}" was fenced: another runner of the same pipeline and source took over; this runner's open transaction is aborted and it must stop`,
+    { code: 'ERR_PRODUCER_FENCED', cause: err },
+  );
+}
+
+/**
+ * Exactly-once checkpoints: a source's checkpoint is written into the source's open transaction
+ * and committed with it (the records of the cycle and the cursor that covers them, or neither).
+ */
+class TransactionalCheckpoints implements CheckpointStore {
+  readonly name = 'kafka-transactional';
+  constructor(
+    private readonly store: KafkaCheckpointStore,
+    private readonly sink: KafkaSink,
+  ) {}
+
+  load(source: string): Promise<Record<string, unknown>> {
+    return this.store.load(source);
+  }
+
+  async commit(source: string, changes: CheckpointChanges): Promise<void> {
+    const { message, values } = await this.store.message(source, changes);
+    await this.sink.commitCycle(source, message);
+    this.store.applied(source, values);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
 }

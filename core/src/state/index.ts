@@ -5,3 +5,4 @@
 export type { CheckpointStore, CheckpointChanges } from './types.js';
 export { FileCheckpointStore } from './file.js';
 export { MemoryCheckpointStore } from './memory.js';
+export { KafkaCheckpointStore, DEFAULT_OFFSETS_TOPIC, type KafkaCheckpointStoreOptions } from './kafka.js';

@@ -383,7 +383,7 @@ const kafkaSink = z.strictObject({
         .describe('Bytes waiting for Kafka before sources pause. Default: 64MiB.'),
     })
     .optional(),
-  exactlyOnce: z.boolean({ error: 'expected true or false' }).optional().describe('Transactional writes. Default: false.'),
+  exactlyOnce: z.boolean({ error: 'expected true or false' }).optional().describe('Write the records of a cycle and their checkpoint in one Kafka transaction per source (transactional id <pipeline>.<source>). Default: false.'),
   topics: z.record(topic(), topicSettings, { error: 'expected a mapping of topic name to settings' }).optional().describe('Per-topic settings used when topics are created.'),
   deadLetterSuffix: z
     .string({ error: 'expected a topic-name suffix such as .dlq' })

@@ -65,7 +65,11 @@ export interface PipelineRunnerOptions {
   plugins: Readonly<Record<string, SourcePlugin>> | ReadonlyMap<string, SourcePlugin>;
   /** Where envelopes go. Default: `createSink(pipeline.sink)`. */
   sink?: Sink;
-  /** Where checkpoints live. Default: a `FileCheckpointStore` in `pipeline.stateDir`. */
+  /**
+   * Where checkpoints live. Default: with a sink that keeps them itself (the Kafka sink: the
+   * compacted topic `_tributary_offsets`), there; otherwise a `FileCheckpointStore` in
+   * `pipeline.stateDir`.
+   */
   checkpoints?: CheckpointStore;
   /** Root logger. Default: `createLogger({ secrets: pipeline.secrets })` (stderr). */
   logger?: Logger;
@@ -365,7 +369,8 @@ export class PipelineRunner {
 
     this.sink = this.options.sink ?? (await createSink(pipeline.sink, { logger: this.logger.child({ sink: pipeline.sink.type }), registry: this.registry, compile: (s) => compileSchema(s as AvroSchema), secrets: pipeline.secrets }));
     await this.sink.start(topicSpecs);
-    this.checkpoints = this.options.checkpoints ?? new FileCheckpointStore(pipeline.stateDir);
+    this.checkpoints = this.options.checkpoints ?? defaultCheckpoints(this.sink, pipeline);
+    this.logger.debug({ store: this.checkpoints.name }, 'checkpoint store chosen');
     const kafka = pipeline.sink.type === 'kafka' ? pipeline.sink : undefined;
     const sinkName = this.sink.name;
     this.batcher = new Batcher({
@@ -516,7 +521,7 @@ export class PipelineRunner {
           return runInScope(scope, () => rt.collector!.collect!(ci)).pipe(map((record) => ({ rt, record })));
         }, async (scope, succeeded, complete) => {
           if (complete && succeeded.has(rt.id)) await rt.state.commit(scope.has(rt.id) ? scope.of(rt.id) : undefined, onSuccess?.() ?? {});
-        }, [rt.id]),
+        }, [rt.id], [rt.id]),
     };
   }
 
@@ -568,7 +573,7 @@ export class PipelineRunner {
             await this.checkpoints!.commit(progressKey, { set: extra, delete: [] });
             progress = { ...(progress ?? {}), ...extra };
           }
-        }, undefined),
+        }, undefined, members.map((m) => m.id)),
     };
   }
 
@@ -589,6 +594,7 @@ export class PipelineRunner {
     records$: (scope: CycleScope, succeeded: Set<string>) => Observable<{ rt: SourceRuntime; record: StreamRecord }>,
     commit: (scope: CycleScope, succeeded: Set<string>, complete: boolean) => Promise<void>,
     single: string[] | undefined,
+    involved: readonly string[],
   ): Promise<boolean> {
     const controller = new AbortController();
     const onCancel = (): void => controller.abort(this.cancelController.signal.reason);
@@ -633,6 +639,25 @@ export class PipelineRunner {
         if (outcome === 'success') {
           outcome = 'error';
           error = err;
+        }
+      }
+    }
+    const transactional = this.sink as Partial<TransactionalSink> | undefined;
+    if (transactional?.exactlyOnce === true && typeof transactional.commitCycle === 'function') {
+      // Exactly-once: each source's records of this cycle sit in its open transaction. The
+      // checkpoint commit above committed it (cursor included) when the source staged a change;
+      // a source that succeeded without one commits its records here, a failed one aborts them.
+      for (const source of involved) {
+        const ok = outcome === 'success' || succeeded.has(source);
+        try {
+          if (ok) await transactional.commitCycle(source);
+          else await transactional.abortCycle!(source);
+        } catch (err) {
+          log.error({ err, source }, ok ? 'committing the cycle\'s transaction failed' : 'aborting the cycle\'s transaction failed');
+          if (outcome === 'success') {
+            outcome = 'error';
+            error = err;
+          }
         }
       }
     }
@@ -781,7 +806,8 @@ export class PipelineRunner {
     let cycleNo = 0;
     const result = await runChunks({
       chunks: todo,
-      concurrency: schedule.concurrency,
+      // Exactly-once: one transaction per source at a time, so its chunks run one after the other.
+      concurrency: (this.sink as Partial<TransactionalSink> | undefined)?.exactlyOnce === true ? 1 : schedule.concurrency,
       signal: this.stopController.signal,
       runChunk: async (chunk) => {
         const ok = await cycle({ cycle: ++cycleNo, window: chunk }, () => {
@@ -965,4 +991,21 @@ async function withTimeout(promise: Promise<unknown>, ms: number): Promise<boole
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A sink that writes each cycle in a transaction (the Kafka sink with `exactlyOnce: true`). */
+interface TransactionalSink extends Sink {
+  readonly exactlyOnce: boolean;
+  commitCycle(source: string): Promise<void>;
+  abortCycle(source: string): Promise<void>;
+}
+
+/** A sink that keeps source checkpoints itself (the Kafka sink). */
+interface CheckpointingSink extends Sink {
+  checkpointStore(pipeline: string): CheckpointStore;
+}
+
+function defaultCheckpoints(sink: Sink, pipeline: PipelineConfig): CheckpointStore {
+  const own = (sink as Partial<CheckpointingSink>).checkpointStore;
+  return typeof own === 'function' ? own.call(sink, pipeline.name) : new FileCheckpointStore(pipeline.stateDir);
 }
