@@ -87,6 +87,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
 
   const { registerTailCommand } = await import('./tail.js');
   registerTailCommand(program, io, (c) => (code = c));
+  const { registerOffsetsCommand } = await import('./offsets.js');
+  registerOffsetsCommand(program, io, (c) => (code = c));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
