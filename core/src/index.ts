@@ -15,4 +15,5 @@ export * from './pipeline/runtime/index.js';
 export type * from './pipeline/types.js';
 export * from './sinks/index.js';
 export * from './state/index.js';
+export * from './workers/index.js';
 export * from './observability/index.js';

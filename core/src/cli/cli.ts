@@ -28,6 +28,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     .description('Run a pipeline until every schedule ended or SIGINT/SIGTERM; print a run summary to stderr.')
     .argument('<pipeline>', 'pipeline file (YAML)')
     .option('--once', 'run one cycle per source (backfills: their window), then stop')
+    .option('--worker [id]', 'join the pipeline\'s worker group and run only the units it assigns here (needs the Kafka sink; id default: <host>-<pid>)')
     .addOption(new Option('--sink <type>', 'override the pipeline sink').choices(['file', 'stdout', 'kafka']))
     .option('--brokers <list>', 'Kafka brokers for --sink kafka, host:port[,host:port] (default: $KAFKA_BROKERS)')
     .option('--out <dir>', 'directory of the file sink (implies --sink file unless --sink says otherwise)')

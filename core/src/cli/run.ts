@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { hostname } from 'node:os';
 import type { LevelWithSilent, Logger } from 'pino';
 import { loadPipeline } from '../pipeline/config/load.js';
 import { PIPELINE_DEFAULTS } from '../pipeline/config/normalize.js';
@@ -29,6 +30,8 @@ export interface TrafficHook {
 /** Options of `tributary run`. */
 export interface RunCommandOptions {
   once?: boolean;
+  /** Worker mode: `true` (id `<host>-<pid>`) or this worker's id. */
+  worker?: boolean | string;
   sink?: 'file' | 'stdout' | 'kafka';
   /** Brokers for `--sink kafka` (default: the environment variable `KAFKA_BROKERS`). */
   brokers?: string;
@@ -105,6 +108,7 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: CliI
       logger,
       once: opts.once ?? false,
       forceRefresh: opts.forceRefresh ?? false,
+      ...(opts.worker ? { worker: { id: workerId(opts.worker) } } : {}),
       ...(routed ? { rewriteOrigin: routed.rewriteOrigin } : {}),
     });
     const signals = installSignalHandlers({
@@ -166,4 +170,9 @@ export function applyOverrides(config: PipelineConfig, opts: RunCommandOptions, 
   if (opts.metrics === false) config.metrics = { ...config.metrics, enabled: false };
   if (opts.metricsPort !== undefined) config.metrics = { ...config.metrics, enabled: opts.metrics !== false, port: opts.metricsPort };
   if (opts.metricsHost !== undefined) config.metrics = { ...config.metrics, host: opts.metricsHost };
+}
+
+/** The id of this worker: the one given to `--worker <id>`, else `<host>-<pid>`. */
+export function workerId(worker: true | string): string {
+  return typeof worker === 'string' && worker.length > 0 ? worker : `${hostname()}-${process.pid}`;
 }

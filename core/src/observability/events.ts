@@ -43,6 +43,14 @@ export interface InstrumentationPayloads {
   'sink.dead-letters': { sink: string; source: string; topic: string; code: string; count: number };
   /** Records of a source were accepted by the sink (counted per topic). */
   'records.delivered': { source: string; topic: string; count: number };
+  /** A source's checkpoint (cursor) was committed; `values` is the whole committed checkpoint. */
+  'checkpoint.committed': { source: string; values: Record<string, unknown> };
+  /**
+   * Worker mode (`run --worker`): the units of work (sources and groups) changed hands. `units`
+   * are the ones this worker runs now; `owners` names the worker of every unit the group assigned
+   * (worker ids; a unit without an owner is missing).
+   */
+  'worker.assignment': { worker: string; units: string[]; owners: Record<string, string>; members: number };
 }
 
 /** A namespaced instrumentation event type, e.g. `collector.cycle`. */

@@ -122,6 +122,19 @@ export type SinkConfig =
       deadLetterSuffix: string;
     };
 
+/** How workers of a pipeline share its units of work (`workers:` in the pipeline file). */
+export interface WorkersConfig {
+  /** Control topic; one partition per unit of work. Default `_tributary_work.<pipeline>`. */
+  topic: string;
+  /** Consumer group of the workers. Default `tributary.<pipeline>.workers`. */
+  groupId: string;
+  /** Partitions of the control topic when it is created (at least the number of units). */
+  partitions?: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  drainTimeoutMs: number;
+}
+
 export interface PipelineConfig {
   /** Absolute path of the pipeline file. */
   file: string;
@@ -133,6 +146,8 @@ export interface PipelineConfig {
   stateDir: string;
   metrics: { enabled: boolean; host: string; port: number };
   shutdown: { timeoutMs: number };
+  /** Worker mode settings (`tributary run --worker`); see docs/scaling.md. */
+  workers: WorkersConfig;
   /** Values that came from the environment and must never be logged. */
   secrets: string[];
 }

@@ -458,6 +458,35 @@ export class KafkaSink implements Sink {
     });
   }
 
+  /**
+   * Worker mode: this runner takes `source` over. With exactly-once it starts a new transactional
+   * producer `<pipeline>.<source>` and begins a transaction, which registers the producer with the
+   * transaction coordinator: any other producer with that id is fenced and its open transaction
+   * aborted, so the previous owner of the source can no longer commit anything. Without
+   * exactly-once it does nothing.
+   */
+  async claimSource(source: string): Promise<void> {
+    this.assertWritable();
+    if (!this.exactlyOnce) return;
+    await this.releaseSource(source);
+    await this.onSource(source, async (t) => {
+      t.tx ??= await (await t.producer).transaction();
+    });
+  }
+
+  /** Worker mode: gives `source` up: aborts its open transaction (if any) and disconnects its transactional producer. */
+  async releaseSource(source: string): Promise<void> {
+    const t = this.transactions.get(source);
+    if (!t) return;
+    this.transactions.delete(source);
+    await t.chain.catch(() => undefined);
+    const tx = t.tx;
+    t.tx = undefined;
+    await tx?.abort().catch(() => undefined);
+    const producer = await t.producer.catch(() => undefined);
+    await producer?.disconnect().catch(() => undefined);
+  }
+
   private async sendInCycles(messages: OutgoingMessage[], sources: readonly (string | undefined)[]): Promise<void> {
     const bySource = new Map<string, OutgoingMessage[]>();
     messages.forEach((m, i) => {
@@ -722,6 +751,10 @@ class TransactionalCheckpoints implements CheckpointStore {
 
   load(source: string): Promise<Record<string, unknown>> {
     return this.store.load(source);
+  }
+
+  refresh(sources: readonly string[]): Promise<void> {
+    return this.store.refresh(sources);
   }
 
   async commit(source: string, changes: CheckpointChanges): Promise<void> {

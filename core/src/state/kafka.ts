@@ -145,6 +145,20 @@ export class KafkaCheckpointStore implements CheckpointStore {
     else this.values.set(source, jsonCopy(source, values));
   }
 
+  /**
+   * Reads the topic to its end again and takes the latest checkpoints of `sources` from it (a
+   * worker that takes sources over from another one). The other sources keep their values.
+   */
+  async refresh(sources: readonly string[]): Promise<void> {
+    await this.ready();
+    const latest = await this.readLatest();
+    for (const source of sources) {
+      const values = latest.get(source);
+      if (values) this.values.set(source, values);
+      else this.values.delete(source);
+    }
+  }
+
   /** Every checkpoint of this pipeline read from the topic, by source id. */
   async snapshot(): Promise<Record<string, Record<string, unknown>>> {
     await this.ready();
@@ -184,6 +198,15 @@ export class KafkaCheckpointStore implements CheckpointStore {
   }
 
   private async readAll(): Promise<void> {
+    const latest = await this.readLatest();
+    for (const [source, values] of latest) {
+      if (values === null) this.values.delete(source);
+      else this.values.set(source, values);
+    }
+  }
+
+  /** The latest checkpoint of every source of this pipeline in the topic (`null`: deleted). */
+  private async readLatest(): Promise<Map<string, Record<string, unknown> | null>> {
     const admin: KafkaAdmin = this.options.transport.admin();
     await admin.connect();
     let partitions: number;
@@ -233,10 +256,7 @@ export class KafkaCheckpointStore implements CheckpointStore {
       clearTimeout(timer);
       await consumer.disconnect().catch(() => undefined);
     }
-    for (const [source, values] of latest) {
-      if (values === null) this.values.delete(source);
-      else this.values.set(source, values);
-    }
+    return latest;
   }
 
   private read(m: IncomingMessage, latest: Map<string, Record<string, unknown> | null>): void {

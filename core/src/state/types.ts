@@ -27,6 +27,11 @@ export interface CheckpointStore {
   load(source: string): Promise<Record<string, unknown>>;
   /** Applies changes to a source's checkpoint atomically; resolves when they are durable. */
   commit(source: string, changes: CheckpointChanges): Promise<void>;
+  /**
+   * Reads the latest checkpoints of `sources` again from where they are kept (a worker taking
+   * sources over from another process). Stores that only this process writes need not have it.
+   */
+  refresh?(sources: readonly string[]): Promise<void>;
   /** Releases resources. */
   close?(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { silentLogger } from '../observability/logger.js';
 import type { RunSummary } from '../observability/summary.js';
 import { loadPipeline, type LoadPipelineOptions } from '../pipeline/config/load.js';
 import { resolvePipeline } from '../pipeline/config/resolve.js';
+import { workersConfig } from '../pipeline/config/normalize.js';
 import { PipelineRunner } from '../pipeline/runtime/runner.js';
 import type { DeadLetter, Envelope, PipelineConfig, ResilienceConfig, StreamRoute } from '../pipeline/types.js';
 import { streamsOf } from '../plugin/definePlugin.js';
@@ -130,6 +131,7 @@ export async function runPlugin<C>(plugin: TributaryPlugin<C>, config: unknown, 
     stateDir: '',
     metrics: { enabled: false, host: '127.0.0.1', port: 0 },
     shutdown: { timeoutMs: 30_000 },
+    workers: workersConfig(`test-${id}`, 30_000),
     secrets: options.secrets ?? [],
   };
   return execute(pipeline, new Map([[id, { plugin: plugin as TributaryPlugin, config: parsed.data, streams: derived.streams }]]), options);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { workersConfig } from '../../src/pipeline/config/normalize.js';
 import type { PipelineConfig, Schedule, SourceConfig } from '../../src/pipeline/types.js';
 import type { Collector, PluginContext, StreamDefinition, TributaryPlugin } from '../../src/plugin/types.js';
 
@@ -61,6 +62,7 @@ export function pipeline(sources: SourceConfig[], overrides: Partial<PipelineCon
     stateDir: '/virtual/state',
     metrics: { enabled: false, host: '127.0.0.1', port: 0 },
     shutdown: { timeoutMs: 5_000 },
+    workers: workersConfig('test', 5_000),
     secrets: [],
     ...overrides,
   };

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { ConfigIssue } from '../../errors/ConfigError.js';
-import type { GroupConfig, PipelineConfig, ResilienceConfig, Schedule, SinkConfig, SourceConfig, StreamRoute, TopicConfig } from '../types.js';
+import type { GroupConfig, PipelineConfig, ResilienceConfig, Schedule, SinkConfig, SourceConfig, StreamRoute, TopicConfig, WorkersConfig } from '../types.js';
 import { formatDuration } from './durations.js';
 import { closest, formatPath, isRecord, type ConfigPath } from './paths.js';
 import type { PipelineFile, ResilienceInput } from './schema.js';
@@ -485,7 +485,24 @@ export function buildConfig(
     stateDir: resolveDir(file, parsed.stateDir ?? PIPELINE_DEFAULTS.stateDir),
     metrics,
     shutdown: { timeoutMs: parsed.shutdown?.timeout ?? PIPELINE_DEFAULTS.shutdownTimeoutMs },
+    workers: workersConfig(name, parsed.shutdown?.timeout ?? PIPELINE_DEFAULTS.shutdownTimeoutMs, parsed.workers),
     secrets: [...secrets],
   };
   return { config, issues, credentials };
+}
+
+/** @internal The `workers:` settings with their defaults (see docs/scaling.md). */
+export function workersConfig(
+  name: string,
+  shutdownTimeoutMs: number,
+  raw?: { topic?: string | undefined; group?: string | undefined; partitions?: number | undefined; sessionTimeout?: number | undefined; heartbeatInterval?: number | undefined; drainTimeout?: number | undefined },
+): WorkersConfig {
+  return {
+    topic: raw?.topic ?? `_tributary_work.${name}`,
+    groupId: raw?.group ?? `tributary.${name}.workers`,
+    ...(raw?.partitions !== undefined ? { partitions: raw.partitions } : {}),
+    sessionTimeoutMs: raw?.sessionTimeout ?? 10_000,
+    heartbeatIntervalMs: raw?.heartbeatInterval ?? 1_000,
+    drainTimeoutMs: raw?.drainTimeout ?? shutdownTimeoutMs + 5_000,
+  };
 }

@@ -432,6 +432,17 @@ export const pipelineFileSchema = z.strictObject(
       .optional()
       .describe('Prometheus /metrics endpoint.'),
     shutdown: z.strictObject({ timeout: duration().optional().describe('How long a graceful shutdown may take. Default: 30s.') }).optional(),
+    workers: z
+      .strictObject({
+        topic: str('a Kafka topic name').optional().describe('Control topic whose partitions stand for the units of work. Default: _tributary_work.<pipeline>.'),
+        group: str('a consumer group id').optional().describe('Consumer group the workers form. Default: tributary.<pipeline>.workers.'),
+        partitions: z.number({ error: 'expected a whole number of partitions' }).int({ error: 'expected a whole number of partitions' }).min(1, { error: 'expected at least 1 partition' }).optional().describe('Partitions of the control topic when it is created; never fewer than the units of work. Default: the number of units.'),
+        sessionTimeout: duration().optional().describe('How long the group waits for a silent worker before moving its units. Default: 10s.'),
+        heartbeatInterval: duration().optional().describe('How often a worker tells the group it is alive. Default: 1s.'),
+        drainTimeout: duration().optional().describe('How long a new owner waits for the previous one to finish its cycle and release a unit. Default: shutdown.timeout + 5s.'),
+      })
+      .optional()
+      .describe('Worker mode (`tributary run --worker`): how workers share the pipeline through a Kafka consumer group.'),
   },
   { error: 'expected a mapping with keys such as name, sources, groups, sink' },
 );

@@ -29,6 +29,7 @@ import { buildResilience, codeOf, type SourceResilience } from './resilience.js'
 import { backfillChunks, chunkId, runChunks, runPolling, sleep, type Chunk, type PollingSchedule } from './scheduler.js';
 import { CycleScope, runInScope } from './scope.js';
 import { RESERVED_PREFIX, SourceState } from './sourceState.js';
+import { WorkGroup, type WorkGroupOptions } from '../../workers/group.js';
 
 /** The checkpoint key under which a unit's backfill progress is kept. */
 export const BACKFILL_KEY = `${RESERVED_PREFIX}backfill`;
@@ -100,6 +101,20 @@ export interface PipelineRunnerOptions {
   scheduler?: SchedulerLike;
   /** Randomness for schedule jitter. Default `Math.random`. */
   random?: () => number;
+  /**
+   * Worker mode (`tributary run --worker`): run only the units of work (sources, groups, streams)
+   * that the worker group assigns to this process, and hand them over on rebalances. Needs the
+   * Kafka sink (the group lives in its cluster). Default: run every unit here.
+   */
+  worker?: WorkerModeOptions;
+}
+
+/** Options of worker mode (see {@link PipelineRunnerOptions.worker} and docs/scaling.md). */
+export interface WorkerModeOptions {
+  /** This worker's id, unique in the group (shown on the status page and in logs). */
+  id: string;
+  /** Builds the group membership. Default: a {@link WorkGroup} on the Kafka sink's cluster. */
+  createGroup?: (options: WorkGroupOptions) => { start(): Promise<void>; stop(): Promise<void> };
 }
 
 type Route = { topic: string; keyField: string | undefined; type: Type; schemaName: string };
@@ -124,13 +139,28 @@ interface Unit {
   kind: 'source' | 'group';
   schedule: Schedule;
   log: Logger;
+  /** The sources the unit runs (its own id, or a group's members). */
+  sources: string[];
   /** Runs one cycle; resolves true on success. Never throws. */
-  cycle(info: { cycle: number; window?: Chunk | undefined }, onSuccess?: () => Record<string, unknown>): Promise<boolean>;
+  cycle(info: CycleRequest, onSuccess?: () => Record<string, unknown>): Promise<boolean>;
   /** Commits runtime keys (backfill progress) for a group (sources commit them with the cycle). */
   loadProgress(): Promise<BackfillProgress | undefined>;
 }
 
 type Outcome = 'success' | 'error' | 'cancelled';
+
+/** A cycle to run: its number, its window, and what cancels it (default: the runner's shutdown). */
+interface CycleRequest {
+  cycle: number;
+  window?: Chunk | undefined;
+  cancel?: AbortSignal;
+}
+
+/** What stops a unit's schedule (no new cycles) and what cancels its running cycle. */
+interface UnitSignals {
+  stop: AbortSignal;
+  cancel: AbortSignal;
+}
 
 /**
  * Runs a pipeline: schedules its sources, wraps their calls in the resilience stack, turns records
@@ -182,6 +212,9 @@ export class PipelineRunner {
   private fatal: unknown;
   private dlqQueue: Promise<void> = Promise.resolve();
   private readonly lastCycle = new Map<string, { at: number; outcome: Outcome }>();
+  private workGroup: { start(): Promise<void>; stop(): Promise<void> } | undefined;
+  /** Worker mode: the units running here, with what stops them. */
+  private readonly running = new Map<string, { stop: AbortController; cancel: AbortController; done: Promise<void>; unlink: () => void }>();
   private readonly metrics: {
     cycleDuration: ReturnType<typeof histogram<'source' | 'outcome'>>;
     records: ReturnType<typeof counter<'source' | 'topic'>>;
@@ -241,7 +274,12 @@ export class PipelineRunner {
     const sources: Record<string, unknown> = {};
     for (const [id, last] of this.lastCycle) sources[id] = { lastCycleAt: new Date(last.at).toISOString(), lastOutcome: last.outcome };
     for (const [id, s] of this.sources) if (s.resilience.breaker) ((sources[id] ??= {}) as Record<string, unknown>).breaker = s.resilience.breaker.state;
-    return { status: this.status, pipeline: this.pipeline.name, sources };
+    return {
+      status: this.status,
+      pipeline: this.pipeline.name,
+      ...(this.options.worker ? { worker: { id: this.options.worker.id, units: [...this.running.keys()].sort() } } : {}),
+      sources,
+    };
   }
 
   /** The run summary so far. */
@@ -310,6 +348,14 @@ export class PipelineRunner {
 
   private async doStart(): Promise<void> {
     const { pipeline } = this;
+    if (this.options.worker) {
+      if (this.options.once || this.options.cycles !== undefined) {
+        throw new NonRetriableError('worker mode follows the schedules; it cannot be combined with --once or a cycle count', { code: 'ERR_WORKERS' });
+      }
+      if (pipeline.sink.type !== 'kafka' && !this.options.worker.createGroup) {
+        throw new ConfigError(pipeline.file, [{ path: 'sink.type', message: `worker mode needs the Kafka sink (workers coordinate through its cluster); this pipeline writes to ${pipeline.sink.type}` }]);
+      }
+    }
     const plugins = toMap(this.options.plugins);
     const issues: ConfigIssue[] = [];
     const topicSpecs: TopicSpec[] = [];
@@ -437,9 +483,14 @@ export class PipelineRunner {
       for (const id of live) members.add(id);
       if (live.length > 0) this.units.push(this.groupUnit(group, live.map((id) => this.sources.get(id)!)));
     }
+    const streamUnits: SourceRuntime[] = [];
     for (const rt of this.sources.values()) {
       if (members.has(rt.id)) continue;
       if (!rt.collector?.collect && rt.collector?.stream) {
+        if (this.options.worker) {
+          streamUnits.push(rt);
+          continue;
+        }
         if (this.options.once || this.options.cycles !== undefined) {
           rt.log.warn('this source streams continuously (no collect()); it is not started in a run of single cycles (--once)');
           continue;
@@ -450,6 +501,27 @@ export class PipelineRunner {
       this.units.push(this.sourceUnit(rt));
     }
 
+    if (this.options.worker) {
+      try {
+        await this.startWorker(this.options.worker, streamUnits);
+      } catch (err) {
+        await this.workGroup?.stop().catch(() => undefined);
+        await this.teardown();
+        throw err;
+      }
+      this.status = 'ok';
+      this.events.emit('pipeline.start', { pipeline: pipeline.name, sources: [...this.sources.keys()] });
+      this.logger.info({ pipeline: pipeline.name, worker: this.options.worker.id, sink: this.sink.name }, 'worker started; running the units the group assigns');
+      const stopped = new Promise<void>((resolve) => {
+        if (this.stopController.signal.aborted) resolve();
+        else this.stopController.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      this.finished = stopped
+        .then(() => this.workGroup!.stop())
+        .catch((err: unknown) => this.logger.error({ err }, 'leaving the worker group failed'))
+        .then(() => this.finish());
+      return;
+    }
     this.status = 'ok';
     this.events.emit('pipeline.start', { pipeline: pipeline.name, sources: [...this.sources.keys()] });
     this.logger.info({ pipeline: pipeline.name, sources: [...this.sources.keys()], sink: this.sink.name }, 'pipeline started');
@@ -458,6 +530,76 @@ export class PipelineRunner {
   }
 
   private streamDone: Promise<void>[] = [];
+
+  /**
+   * Worker mode: joins the group. Each unit the group assigns here is claimed (with exactly-once,
+   * its transactional producers fence the previous owner's), its cursors are read again from
+   * Kafka, and its schedule starts; a unit taken away stops scheduling, its running cycle finishes
+   * (at most `shutdown.timeoutMs`, then it is cancelled) and it is released.
+   */
+  private async startWorker(worker: WorkerModeOptions, streams: SourceRuntime[]): Promise<void> {
+    const runners = new Map<string, { sources: string[]; keys: string[]; run: (signals: UnitSignals) => Promise<void> }>();
+    for (const u of this.units) {
+      const keys = u.kind === 'group' ? [...u.sources, `${RESERVED_PREFIX}group:${u.id}`] : u.sources;
+      runners.set(u.id, { sources: u.sources, keys, run: (signals) => this.runUnit(u, signals) });
+    }
+    for (const rt of streams) runners.set(rt.id, { sources: [rt.id], keys: [rt.id], run: (signals) => this.runStream(rt, signals.stop) });
+    const sink = this.sink as Partial<ClaimingSink>;
+    const log = this.logger.child({ worker: worker.id });
+    const link = (from: AbortSignal, to: AbortController): (() => void) => {
+      const forward = (): void => to.abort(from.reason);
+      if (from.aborted) forward();
+      else from.addEventListener('abort', forward, { once: true });
+      return () => from.removeEventListener('abort', forward);
+    };
+    const hooks: WorkGroupOptions['hooks'] = {
+      acquire: async (id) => {
+        const unit = runners.get(id);
+        if (!unit || this.running.has(id)) return;
+        for (const source of unit.sources) await sink.claimSource?.(source);
+        await this.checkpoints!.refresh?.(unit.keys);
+        for (const source of unit.sources) await this.sources.get(source)!.state.load();
+        const stop = new AbortController();
+        const cancel = new AbortController();
+        const unlinks = [link(this.stopController.signal, stop), link(this.cancelController.signal, cancel)];
+        const done = unit.run({ stop: stop.signal, cancel: cancel.signal }).catch((err: unknown) => log.error({ err, unit: id }, 'unit failed'));
+        this.running.set(id, { stop, cancel, done, unlink: () => unlinks.forEach((u) => u()) });
+      },
+      release: async (id) => {
+        const run = this.running.get(id);
+        if (!run) return;
+        run.stop.abort();
+        if (!(await withTimeout(run.done, this.pipeline.shutdown.timeoutMs))) {
+          log.warn({ unit: id, timeoutMs: this.pipeline.shutdown.timeoutMs }, 'the unit\'s cycle did not finish in time; cancelling it');
+          run.cancel.abort(new NonRetriableError('cycle cancelled: the unit moves to another worker', { code: 'ERR_CANCELLED' }));
+          await run.done;
+        }
+        run.unlink();
+        this.running.delete(id);
+        for (const source of runners.get(id)?.sources ?? []) await sink.releaseSource?.(source);
+      },
+    };
+    const kafka = this.pipeline.sink.type === 'kafka' ? this.pipeline.sink : undefined;
+    const options: WorkGroupOptions = {
+      connection: {
+        brokers: kafka ? [...kafka.brokers] : [],
+        clientId: kafka?.clientId ?? 'tributary',
+        ...(kafka?.sasl ? { sasl: { ...kafka.sasl } } : {}),
+        ...(kafka?.ssl !== undefined ? { ssl: kafka.ssl } : {}),
+      },
+      pipeline: this.pipeline.name,
+      worker: worker.id,
+      units: [...runners.keys()].sort(),
+      config: this.pipeline.workers,
+      replicationFactor: Math.max(1, ...Object.values(kafka?.topics ?? {}).map((t) => t?.replicationFactor ?? 1)),
+      hooks,
+      logger: log,
+      onAssignment: (a) => this.events.emit('worker.assignment', { worker: worker.id, units: [...a.units].sort(), owners: a.owners, members: a.members }),
+      onError: (err) => this.onFatal(err, 'the worker group failed'),
+    };
+    this.workGroup = worker.createGroup ? worker.createGroup(options) : new WorkGroup(options);
+    await this.workGroup.start();
+  }
 
   private createSourceRuntime(config: SourceConfig, plugin: TributaryPlugin, options: unknown, streams: Record<string, StreamDefinition>, routes: Map<string, Route>): SourceRuntime {
     const log = this.logger.child({ source: config.id });
@@ -471,7 +613,7 @@ export class PipelineRunner {
     // The client adds `source` to its own log lines, so it gets the root logger.
     const client = new HttpClient({ ...(this.options.http ?? {}), source: config.id, secrets: this.pipeline.secrets, logger: this.logger, metrics: this.registry });
     const forceRefresh = this.options.forceRefresh ?? false;
-    const state = new SourceState(config.id, this.checkpoints!, () => this.batcher!.drain());
+    const state = new SourceState(config.id, this.checkpoints!, () => this.batcher!.drain(), (values) => this.events.emit('checkpoint.committed', { source: config.id, values }));
     const http = new ResilientHttp({ source: config.id, client, resilience, forceRefresh, secrets: this.pipeline.secrets, rewriteOrigin: this.options.rewriteOrigin });
     const ctx: PluginContext = {
       source: config.id,
@@ -512,6 +654,7 @@ export class PipelineRunner {
     return {
       id: rt.id,
       kind: 'source',
+      sources: [rt.id],
       schedule: rt.config.schedule,
       log: rt.log,
       loadProgress: async () => rt.state.committedValue(BACKFILL_KEY) as BackfillProgress | undefined,
@@ -528,14 +671,15 @@ export class PipelineRunner {
   private groupUnit(group: GroupConfig, members: SourceRuntime[]): Unit {
     const log = this.logger.child({ group: group.id });
     const progressKey = `${RESERVED_PREFIX}group:${group.id}`;
-    let progress: Record<string, unknown> | undefined;
     return {
       id: group.id,
       kind: 'group',
+      sources: members.map((m) => m.id),
       schedule: group.schedule,
       log,
       loadProgress: async () => {
-        progress ??= await this.checkpoints!.load(progressKey);
+        // read each time: in worker mode the group may have run elsewhere since
+        const progress = await this.checkpoints!.load(progressKey);
         return progress[BACKFILL_KEY] as BackfillProgress | undefined;
       },
       cycle: (info, onSuccess) =>
@@ -569,15 +713,12 @@ export class PipelineRunner {
             if (succeeded.has(m.id)) await m.state.commit(scope.has(m.id) ? scope.of(m.id) : undefined);
           }
           const extra = complete ? onSuccess?.() : undefined;
-          if (extra && Object.keys(extra).length > 0) {
-            await this.checkpoints!.commit(progressKey, { set: extra, delete: [] });
-            progress = { ...(progress ?? {}), ...extra };
-          }
+          if (extra && Object.keys(extra).length > 0) await this.checkpoints!.commit(progressKey, { set: extra, delete: [] });
         }, undefined, members.map((m) => m.id)),
     };
   }
 
-  private cycleInfo(info: { cycle: number; window?: Chunk | undefined }, scope: CycleScope): CycleInfo {
+  private cycleInfo(info: CycleRequest, scope: CycleScope): CycleInfo {
     const window = info.window ?? this.options.window;
     return { cycle: info.cycle, ...(window ? { window: { start: window.start, end: window.end } } : {}), forceRefresh: this.options.forceRefresh ?? false, signal: scope.signal! };
   }
@@ -590,16 +731,17 @@ export class PipelineRunner {
     unitId: string,
     group: string | undefined,
     log: Logger,
-    info: { cycle: number; window?: Chunk | undefined },
+    info: CycleRequest,
     records$: (scope: CycleScope, succeeded: Set<string>) => Observable<{ rt: SourceRuntime; record: StreamRecord }>,
     commit: (scope: CycleScope, succeeded: Set<string>, complete: boolean) => Promise<void>,
     single: string[] | undefined,
     involved: readonly string[],
   ): Promise<boolean> {
     const controller = new AbortController();
-    const onCancel = (): void => controller.abort(this.cancelController.signal.reason);
-    if (this.cancelController.signal.aborted) onCancel();
-    else this.cancelController.signal.addEventListener('abort', onCancel, { once: true });
+    const cancel = info.cancel ?? this.cancelController.signal;
+    const onCancel = (): void => controller.abort(cancel.reason);
+    if (cancel.aborted) onCancel();
+    else cancel.addEventListener('abort', onCancel, { once: true });
     const scope = new CycleScope(info.cycle, controller.signal);
     const tracker = new DeliveryTracker();
     const succeeded = new Set<string>();
@@ -636,6 +778,7 @@ export class PipelineRunner {
         await commit(scope, succeeded, outcome === 'success');
       } catch (err) {
         log.error({ err }, 'checkpoint commit failed');
+        this.onFenced(unitId, err);
         if (outcome === 'success') {
           outcome = 'error';
           error = err;
@@ -654,6 +797,7 @@ export class PipelineRunner {
           else await transactional.abortCycle!(source);
         } catch (err) {
           log.error({ err, source }, ok ? 'committing the cycle\'s transaction failed' : 'aborting the cycle\'s transaction failed');
+          this.onFenced(unitId, err);
           if (outcome === 'success') {
             outcome = 'error';
             error = err;
@@ -662,7 +806,7 @@ export class PipelineRunner {
       }
     }
     controller.abort();
-    this.cancelController.signal.removeEventListener('abort', onCancel);
+    cancel.removeEventListener('abort', onCancel);
     this.metrics.inFlight.dec({ source: unitId });
     const durationMs = Date.now() - started;
     this.metrics.cycleDuration.observe({ source: unitId, outcome }, durationMs / 1000);
@@ -745,19 +889,19 @@ export class PipelineRunner {
     }
   }
 
-  private async runUnit(unit: Unit): Promise<void> {
-    const stop = this.stopController.signal;
+  private async runUnit(unit: Unit, signals: UnitSignals = { stop: this.stopController.signal, cancel: this.cancelController.signal }): Promise<void> {
+    const stop = signals.stop;
     const limit = this.options.cycles;
     let n = 0;
     const cycle = async (info: { cycle: number; window?: Chunk }, onSuccess?: () => Record<string, unknown>): Promise<boolean> => {
       n = Math.max(n, info.cycle);
-      return unit.cycle(info, onSuccess);
+      return unit.cycle({ ...info, cancel: signals.cancel }, onSuccess);
     };
     try {
       const schedule = unit.schedule;
       let then: PollingSchedule | undefined;
       if (schedule.kind === 'backfill') {
-        await this.runBackfill(unit, schedule, cycle);
+        await this.runBackfill(unit, schedule, cycle, stop);
         if (this.options.once || limit !== undefined || !schedule.then) return;
         then = schedule.then;
       } else {
@@ -787,6 +931,7 @@ export class PipelineRunner {
     unit: Unit,
     schedule: Extract<Schedule, { kind: 'backfill' }>,
     cycle: (info: { cycle: number; window?: Chunk }, onSuccess?: () => Record<string, unknown>) => Promise<boolean>,
+    stop: AbortSignal,
   ): Promise<void> {
     const stored = await unit.loadProgress();
     const compatible = stored && stored.from === schedule.from && stored.chunkMs === schedule.chunkMs && (schedule.to === undefined || stored.to === schedule.to);
@@ -808,7 +953,7 @@ export class PipelineRunner {
       chunks: todo,
       // Exactly-once: one transaction per source at a time, so its chunks run one after the other.
       concurrency: (this.sink as Partial<TransactionalSink> | undefined)?.exactlyOnce === true ? 1 : schedule.concurrency,
-      signal: this.stopController.signal,
+      signal: stop,
       runChunk: async (chunk) => {
         const ok = await cycle({ cycle: ++cycleNo, window: chunk }, () => {
           done.add(chunkId(chunk));
@@ -831,9 +976,13 @@ export class PipelineRunner {
   }
 
   private startStream(rt: SourceRuntime): void {
-    const stop = this.stopController.signal;
+    this.streamDone.push(this.runStream(rt, this.stopController.signal));
+  }
+
+  /** Runs a streaming source until `stop` aborts (restarting it with back-off when it fails). */
+  private runStream(rt: SourceRuntime, stop: AbortSignal): Promise<void> {
     const collector = rt.collector!;
-    const done = (async () => {
+    return (async () => {
       let attempt = 0;
       while (!stop.aborted) {
         const controller = new AbortController();
@@ -848,6 +997,10 @@ export class PipelineRunner {
               .subscribe({ error: reject, complete: resolve });
             this.streamSubscriptions.push(sub);
             sub.add(() => resolve());
+            const onStop = (): void => sub.unsubscribe();
+            if (stop.aborted) onStop();
+            else stop.addEventListener('abort', onStop, { once: true });
+            sub.add(() => stop.removeEventListener('abort', onStop));
           });
           if (!stop.aborted) rt.log.info('stream completed');
           return;
@@ -865,7 +1018,21 @@ export class PipelineRunner {
         }
       }
     })();
-    this.streamDone.push(done);
+  }
+
+  /**
+   * A transactional producer of this runner was fenced: another runner of the same pipeline took
+   * the source over. Writing on would fail every cycle, so the runner stops (exit code 1).
+   */
+  private onFenced(unitId: string, error: unknown): void {
+    if (codeOf(error) !== 'ERR_PRODUCER_FENCED') return;
+    if (this.options.worker) {
+      // Another worker claimed the unit: the group moved it; this worker stops running it.
+      this.logger.warn({ unit: unitId }, 'the unit was claimed by another worker (transactional producer fenced); it stops here');
+      this.running.get(unitId)?.stop.abort();
+      return;
+    }
+    this.onFatal(error, `source "${unitId}" was taken over by another runner of pipeline "${this.pipeline.name}" (transactional producer fenced)`);
   }
 
   private onFatal(error: unknown, what: string): void {
@@ -1001,6 +1168,12 @@ interface TransactionalSink extends Sink {
 }
 
 /** A sink that keeps source checkpoints itself (the Kafka sink). */
+/** A sink that can hand a source's writes over between workers (the Kafka sink). */
+interface ClaimingSink extends Sink {
+  claimSource(source: string): Promise<void>;
+  releaseSource(source: string): Promise<void>;
+}
+
 interface CheckpointingSink extends Sink {
   checkpointStore(pipeline: string): CheckpointStore;
 }

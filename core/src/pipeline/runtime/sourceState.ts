@@ -22,11 +22,13 @@ export class SourceState implements PluginState {
     readonly source: string,
     private readonly store: CheckpointStore,
     private readonly barrier: () => Promise<void>,
+    private readonly onCommitted?: (values: Record<string, unknown>) => void,
   ) {}
 
-  /** Loads the committed checkpoint (once, at start-up). */
+  /** Loads the committed checkpoint (at start-up, and again when a worker takes the source over). */
   async load(): Promise<void> {
     this.committed = await this.store.load(this.source);
+    this.onCommitted?.(copy(this.committed) as Record<string, unknown>);
   }
 
   /** The committed value of a key (runtime keys included). */
@@ -66,6 +68,7 @@ export class SourceState implements PluginState {
     await this.store.commit(this.source, changes);
     for (const key of deletes) delete this.committed[key];
     Object.assign(this.committed, changes.set);
+    this.onCommitted?.(copy(this.committed) as Record<string, unknown>);
   }
 
   /** Waits for ambient commits in progress. */
@@ -91,6 +94,7 @@ export class SourceState implements PluginState {
         await this.store.commit(this.source, 'deleted' in change ? { set: {}, delete: [key] } : { set: { [key]: change.value }, delete: [] });
         if ('deleted' in change) delete this.committed[key];
         else this.committed[key] = change.value;
+        this.onCommitted?.(copy(this.committed) as Record<string, unknown>);
       });
     this.ambient = run;
     await run;

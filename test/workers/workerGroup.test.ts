@@ -1,0 +1,244 @@
+/**
+ * Worker mode over the real broker: three `tributary run --worker` processes share a pipeline of
+ * six polling sources through a Kafka consumer group (issue "Beyond one machine").
+ *
+ * Each source keeps a cursor (`next`) in `ctx.state`; every cycle fetches the next five items of
+ * its sequence and moves the cursor past them. With exactly-once, the topic must then hold each
+ * source's sequence as `0 .. n-1` with no gap and no duplicate, however the sources moved between
+ * workers: a moved source resumes from its durable cursor in its new worker.
+ */
+import { expect } from 'chai';
+import { consume } from '../../core/src/source/consume.js';
+import { startStubServer, type StubServer } from '../../core/src/testing/stubServer.js';
+import { ensureKafka, randomGroup, randomTopic, topicSize, type KafkaEnv } from '../support/kafka.js';
+import { makeProject, startCli, type CliRun, type Project } from '../e2e/helpers.js';
+import { metricsUrl, sleep, stopChild, until } from '../faults/helpers.js';
+
+const SOURCES = ['s1', 's2', 's3', 's4', 's5', 's6'];
+const PER_CYCLE = 5;
+
+const PLUGIN = `
+import { z } from 'zod';
+import { defer, from, mergeMap } from 'rxjs';
+
+export default {
+  kind: 'tributary-plugin',
+  name: 'workers-sequence',
+  version: '1.0.0',
+  coreVersion: '*',
+  configSchema: z.strictObject({ baseUrl: z.string() }),
+  streams: {
+    items: {
+      key: 'id',
+      schema: {
+        type: 'record', name: 'Item', namespace: 'workers',
+        fields: [{ name: 'id', type: 'string' }, { name: 'source', type: 'string' }, { name: 'seq', type: 'long' }],
+      },
+    },
+  },
+  create(config, ctx) {
+    return {
+      collect() {
+        return defer(async () => {
+          const next = (await ctx.state.get('next')) ?? 0;
+          const body = await ctx.http.getJson(config.baseUrl + '/items', { query: { source: ctx.source, from: next } });
+          await ctx.state.set('next', next + body.items.length);
+          return body.items;
+        }).pipe(mergeMap((items) => from(items.map((value) => ({ stream: 'items', value })))));
+      },
+    };
+  },
+};
+`;
+
+interface Health {
+  status: string;
+  worker?: { id: string; units: string[] };
+}
+
+describe('worker mode: three worker processes share a pipeline through a Kafka consumer group (real broker)', function () {
+  let kafka: KafkaEnv;
+  let stub: StubServer | undefined;
+  let project: Project | undefined;
+  const workers = new Map<string, { run: CliRun; url: string }>();
+
+  before(async function () {
+    kafka = await ensureKafka(this);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    for (const w of workers.values()) await stopChild(w.run);
+    workers.clear();
+    await stub?.close();
+    await project?.cleanup();
+  });
+
+  const env = () => ({ KAFKA_BROKERS: kafka.brokers.join(',') });
+
+  async function startWorker(id: string): Promise<void> {
+    const run = startCli(['run', project!.path('pipeline.yaml'), '--worker', id, '--metrics-port', '0', '--log-format', 'json', '--summary', 'json', '--no-progress'], {
+      cwd: project!.dir,
+      env: env(),
+    });
+    const url = await metricsUrl(run);
+    workers.set(id, { run, url });
+  }
+
+  async function unitsOf(id: string): Promise<string[] | undefined> {
+    const w = workers.get(id);
+    if (!w || w.run.child.exitCode !== null) return undefined;
+    try {
+      const res = await fetch(`${w.url}/healthz`);
+      const health = (await res.json()) as Health;
+      return health.worker?.units;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function ownership(): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const id of workers.keys()) out.set(id, (await unitsOf(id)) ?? []);
+    return out;
+  }
+
+  /** Waits until the live workers run every source exactly once, `perWorker` each. */
+  async function balanced(ids: string[], perWorker: number, timeoutMs: number): Promise<Map<string, string[]>> {
+    let last = new Map<string, string[]>();
+    await until(
+      `${ids.join(', ')} to run ${perWorker} sources each`,
+      async () => {
+        last = await ownership();
+        const all = ids.flatMap((id) => last.get(id) ?? []);
+        return ids.every((id) => (last.get(id) ?? []).length === perWorker) && new Set(all).size === SOURCES.length && all.length === SOURCES.length;
+      },
+      timeoutMs,
+      200,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen: ${JSON.stringify(Object.fromEntries(last))}`);
+    });
+    return last;
+  }
+
+  it('spreads the sources, moves a killed worker\'s sources to the others in one rebalance, resumes them from their cursors (no gap, no duplicate with exactly-once) and spreads back when it returns', async function () {
+    this.timeout(150_000);
+    const topic = randomTopic('workers');
+    stub = await startStubServer({
+      routes: [
+        {
+          path: '/items',
+          headers: { 'content-type': 'application/json' },
+          latencyMs: 60,
+          body: (req) => {
+            const source = String(req.query.source);
+            const start = Number(req.query.from);
+            return JSON.stringify({ items: Array.from({ length: PER_CYCLE }, (_, i) => ({ id: `${source}-${start + i}`, source, seq: start + i })) });
+          },
+        },
+      ],
+    });
+    const name = `workers-${topic.slice(-8)}`;
+    project = await makeProject({
+      'seq.js': PLUGIN,
+      'pipeline.yaml': `
+name: ${name}
+defaults:
+  schedule: { every: 250ms }
+  resilience: { retry: false }
+sources:
+${SOURCES.map((s) => `  ${s}:\n    plugin: ./seq.js\n    config: { baseUrl: "${stub!.url}" }\n    topic: ${topic}`).join('\n')}
+sink:
+  type: kafka
+  brokers: "\${KAFKA_BROKERS}"
+  wireFormat: single-object
+  exactlyOnce: true
+  batch: { maxRecords: 50, linger: 5ms }
+  topics:
+    ${topic}: { partitions: 3 }
+workers:
+  sessionTimeout: 6s
+  heartbeatInterval: 500ms
+shutdown: { timeout: 5s }
+`,
+    });
+
+    // three workers: two sources each
+    await Promise.all(['w1', 'w2', 'w3'].map((id) => startWorker(id)));
+    const first = await balanced(['w1', 'w2', 'w3'], 2, 40_000);
+    await until('records to flow from every source', async () => (await topicSize(topic)) >= SOURCES.length * PER_CYCLE * 2, 30_000, 250);
+
+    // kill -9 one worker: its two sources move to the other two, which keep their own
+    const victim = first.get('w2')!;
+    const killed = workers.get('w2')!.run;
+    killed.child.kill('SIGKILL');
+    expect(await killed.exited).to.equal(137);
+    workers.delete('w2');
+    const moved = await balanced(['w1', 'w3'], 3, 40_000);
+    for (const id of ['w1', 'w3']) {
+      for (const unit of first.get(id)!) expect(moved.get(id), `${id} keeps ${unit} (only the dead worker's units move)`).to.include(unit);
+    }
+    expect([...moved.get('w1')!, ...moved.get('w3')!].filter((u) => victim.includes(u)).sort()).to.deep.equal([...victim].sort());
+    const afterMove = stub.requests.length;
+    await until('the moved sources to poll again', () => victim.every((s) => stub!.requests.slice(afterMove).some((r) => r.query.source === s)), 20_000, 100);
+
+    // the worker comes back: work spreads back to two each
+    await startWorker('w2');
+    const back = await balanced(['w1', 'w2', 'w3'], 2, 40_000);
+    expect(back.get('w2')).to.have.length(2);
+    const rejoined = stub.requests.length;
+    await until('w2 to poll its sources', () => back.get('w2')!.every((s) => stub!.requests.slice(rejoined).some((r) => r.query.source === s)), 20_000, 100);
+    await sleep(500);
+
+    // stop everything gracefully
+    for (const w of workers.values()) w.run.child.kill('SIGTERM');
+    for (const [id, w] of workers) expect(await w.run.exited, `${id} exits 0 after SIGTERM:\n${w.run.stderr().slice(-2000)}`).to.equal(0);
+    workers.clear();
+
+    // read_committed: every source's sequence is 0..n-1, each once
+    const records = await readCommitted(kafka.brokers, topic);
+    const bySource = new Map<string, number[]>();
+    for (const r of records) {
+      const v = r.value as { source: string; seq: number | bigint };
+      bySource.set(v.source, [...(bySource.get(v.source) ?? []), Number(v.seq)]);
+    }
+    expect([...bySource.keys()].sort()).to.deep.equal(SOURCES);
+    for (const s of SOURCES) {
+      const seqs = bySource.get(s)!.sort((a, b) => a - b);
+      expect(seqs.length, `${s}: records`).to.be.greaterThan(PER_CYCLE);
+      expect(seqs, `${s}: 0..n-1, no gap and no duplicate`).to.deep.equal(Array.from({ length: seqs.length }, (_, i) => i));
+    }
+  });
+});
+
+/** Every committed record of a topic (read_committed), once no new one came for 3 s. */
+function readCommitted(brokers: string[], topic: string): Promise<Array<{ value: unknown }>> {
+  return new Promise((resolve, reject) => {
+    const values: Array<{ value: unknown }> = [];
+    let idle: NodeJS.Timeout | undefined;
+    let done = false;
+    let closed: () => void = () => undefined;
+    const whenClosed = new Promise<void>((r) => (closed = r));
+    const finish = (error?: unknown): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(idle);
+      clearTimeout(cap);
+      subscription.unsubscribe();
+      void whenClosed.then(() => (error ? reject(error) : resolve(values)));
+    };
+    const cap = setTimeout(() => finish(new Error(`reading ${topic}: still receiving after 60 s (${values.length} records)`)), 60_000);
+    const arm = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => finish(), 3_000);
+    };
+    const subscription = consume({ brokers, topic, groupId: randomGroup('workers'), from: 'earliest', isolationLevel: 'read_committed', onClose: () => closed() }).subscribe({
+      next: (r) => {
+        values.push(r as { value: unknown });
+        arm();
+      },
+      error: (err: unknown) => finish(err),
+    });
+    arm();
+  });
+}
