@@ -168,6 +168,19 @@ shutdown: { timeout: 5s }
     const first = await balanced(['w1', 'w2', 'w3'], 2, 40_000);
     await until('records to flow from every source', async () => (await topicSize(topic)) >= SOURCES.length * PER_CYCLE * 2, 30_000, 250);
 
+    // every worker's status page names the owner of every source, its own and the others'
+    const owners = new Map([...first].flatMap(([id, units]) => units.map((u) => [u, id] as const)));
+    await until('the status pages to show every owner', async () => {
+      for (const { url } of workers.values()) {
+        const status = (await (await fetch(`${url}/status.json`)).json()) as { mode: string; members: number; rows: Array<{ id: string; owner: string | null }> };
+        if (status.mode !== 'worker' || status.members !== 3) return false;
+        for (const s of SOURCES) if (status.rows.find((r) => r.id === s)?.owner !== owners.get(s)) return false;
+      }
+      return true;
+    }, 10_000, 200);
+    const page = await (await fetch(`${workers.get('w1')!.url}/`)).text();
+    expect(page).to.match(/<html/i);
+
     // kill -9 one worker: its two sources move to the other two, which keep their own
     const victim = first.get('w2')!;
     const killed = workers.get('w2')!.run;

@@ -7,3 +7,14 @@ export * from './events.js';
 export * from './logger.js';
 export * from './server.js';
 export * from './summary.js';
+export {
+  StatusBoard,
+  type StatusBoardOptions,
+  type StatusUnitInfo,
+  type StatusSnapshot,
+  type StatusRow,
+  type StatusCycle,
+  type StatusBreakerTransition,
+  type StatusPipelineState,
+} from './status.js';
+export { STATUS_PAGE_HTML } from './statusPage.js';

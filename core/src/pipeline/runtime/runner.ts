@@ -11,6 +11,7 @@ import { InstrumentationEvents } from '../../observability/events.js';
 import { createLogger, secretScrubber } from '../../observability/logger.js';
 import { counter, DURATION_BUCKETS, gauge, histogram } from '../../observability/metrics.js';
 import { startMetricsServer, type HealthReport, type MetricsServer } from '../../observability/server.js';
+import { StatusBoard, type StatusUnitInfo } from '../../observability/status.js';
 import { RunSummaryCollector, type RunSummary } from '../../observability/summary.js';
 import { streamsOf } from '../../plugin/definePlugin.js';
 import type { Collector, CycleInfo, PluginContext, StreamDefinition, StreamRecord, TributaryPlugin } from '../../plugin/types.js';
@@ -26,7 +27,7 @@ import { buildEnvelope } from './envelope.js';
 import { ResilientHttp } from './http.js';
 import { StorePluginCache } from './pluginCache.js';
 import { buildResilience, codeOf, type SourceResilience } from './resilience.js';
-import { backfillChunks, chunkId, runChunks, runPolling, sleep, type Chunk, type PollingSchedule } from './scheduler.js';
+import { backfillChunks, chunkId, describeSchedule, runChunks, runPolling, sleep, type Chunk, type PollingSchedule } from './scheduler.js';
 import { CycleScope, runInScope } from './scope.js';
 import { RESERVED_PREFIX, SourceState } from './sourceState.js';
 import { WorkGroup, type WorkGroupOptions } from '../../workers/group.js';
@@ -204,6 +205,7 @@ export class PipelineRunner {
   private readonly cancelController = new AbortController();
   private readonly streamSubscriptions: Subscription[] = [];
   private metricsServer: MetricsServer | undefined;
+  private statusBoard: StatusBoard | undefined;
   private status: HealthReport['status'] = 'starting';
   private outcome: RunSummary['outcome'] = 'completed';
   private stopReason: 'completed' | 'signal' | 'error' = 'completed';
@@ -412,6 +414,12 @@ export class PipelineRunner {
       prepared.push({ config, plugin, options, streams, routes });
     }
     if (issues.length > 0) throw new ConfigError(pipeline.file, issues);
+    this.statusBoard = new StatusBoard({
+      events: this.events,
+      pipeline: pipeline.name,
+      units: statusUnits(pipeline, prepared.map((p) => ({ id: p.config.id, plugin: p.plugin.name }))),
+      ...(this.options.worker ? { worker: this.options.worker.id } : {}),
+    });
 
     this.sink = this.options.sink ?? (await createSink(pipeline.sink, { logger: this.logger.child({ sink: pipeline.sink.type }), registry: this.registry, compile: (s) => compileSchema(s as AvroSchema), secrets: pipeline.secrets }));
     await this.sink.start(topicSpecs);
@@ -455,8 +463,8 @@ export class PipelineRunner {
     const metricsCfg = this.options.metrics === false ? undefined : { ...pipeline.metrics, ...(this.options.metrics ?? {}) };
     if (metricsCfg && (this.options.metrics !== undefined || metricsCfg.enabled)) {
       try {
-        this.metricsServer = await startMetricsServer({ registry: this.registry, host: metricsCfg.host, port: metricsCfg.port, health: () => this.health() });
-        this.logger.info({ url: `${this.metricsServer.url}/metrics` }, `metrics at ${this.metricsServer.url}/metrics, health at ${this.metricsServer.url}/healthz`);
+        this.metricsServer = await startMetricsServer({ registry: this.registry, host: metricsCfg.host, port: metricsCfg.port, health: () => this.health(), status: this.statusBoard });
+        this.logger.info({ url: `${this.metricsServer.url}/metrics` }, `metrics at ${this.metricsServer.url}/metrics, health at ${this.metricsServer.url}/healthz, status page at ${this.metricsServer.url}/`);
       } catch (err) {
         await this.teardown();
         throw new NonRetriableError(`cannot serve metrics on ${metricsCfg.host}:${metricsCfg.port}: ${(err as Error).message}`, { code: 'ERR_METRICS_SERVER', cause: err });
@@ -1093,6 +1101,7 @@ export class PipelineRunner {
     await this.checkpoints?.close?.();
     await this.metricsServer?.close();
     this.metricsServer = undefined;
+    this.statusBoard?.dispose();
   }
 
   /** Whether the run failed (a fatal error) or any cycle failed. */
@@ -1138,6 +1147,23 @@ function consume<T>(scope: CycleScope, signal: AbortSignal, source: () => Observ
       }
     });
   });
+}
+
+/** The units of work as the status page lists them: groups (with their members), then sources in no group. */
+function statusUnits(pipeline: PipelineConfig, sources: { id: string; plugin: string }[]): StatusUnitInfo[] {
+  const enabled = new Map(sources.map((s) => [s.id, s.plugin]));
+  const units: StatusUnitInfo[] = [];
+  const grouped = new Set<string>();
+  for (const group of Object.values(pipeline.groups)) {
+    const members = group.sources.filter((id) => enabled.has(id));
+    if (members.length === 0) continue;
+    members.forEach((id) => grouped.add(id));
+    units.push({ id: group.id, kind: 'group', schedule: describeSchedule(group.schedule), members });
+  }
+  for (const [id, plugin] of enabled) {
+    if (!grouped.has(id)) units.push({ id, kind: 'source', schedule: describeSchedule(pipeline.sources[id]!.schedule), plugin });
+  }
+  return units;
 }
 
 function toMap<T>(value: Readonly<Record<string, T>> | ReadonlyMap<string, T>): ReadonlyMap<string, T> {

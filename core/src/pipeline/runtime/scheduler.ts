@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { Schedule } from '../types.js';
+import { formatDuration } from '../config/durations.js';
 
 /** A polling schedule (what a backfill switches to when its window is done). */
 export type PollingSchedule = Extract<Schedule, { kind: 'every' | 'cron' | 'once' }>;
@@ -187,4 +188,24 @@ export async function runChunks(options: RunChunksOptions): Promise<{ succeeded:
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
   return { succeeded, failed, skipped: chunks.slice(next) };
+}
+
+/**
+ * @internal A schedule in a few words, for the status page: `every 5m`, `cron 0 * * * * (Europe/Amsterdam)`,
+ * `once`, `backfill 2024-01-01 → now, 1d chunks ×2, then every 1h`.
+ */
+export function describeSchedule(schedule: Schedule): string {
+  switch (schedule.kind) {
+    case 'every':
+      return `every ${formatDuration(schedule.intervalMs)}${schedule.jitterMs ? ` (+ up to ${formatDuration(schedule.jitterMs)})` : ''}`;
+    case 'cron':
+      return `cron ${schedule.expression}${schedule.timezone ? ` (${schedule.timezone})` : ''}`;
+    case 'once':
+      return 'once';
+    case 'backfill': {
+      const day = (ms: number): string => new Date(ms).toISOString().replace('T00:00:00.000Z', '').replace('.000Z', 'Z');
+      const window = `backfill ${day(schedule.from)} → ${schedule.to === undefined ? 'now' : day(schedule.to)}, ${formatDuration(schedule.chunkMs)} chunks${schedule.concurrency > 1 ? ` ×${schedule.concurrency}` : ''}`;
+      return schedule.then ? `${window}, then ${describeSchedule(schedule.then)}` : window;
+    }
+  }
 }
