@@ -83,6 +83,8 @@ export interface SourceConfig {
   streams: Record<string, StreamRoute>;
   /** Streams the pipeline turned off (`streams: { name: false }`): their records are discarded. */
   droppedStreams?: string[];
+  /** Units of work the source is split into (`shards:`; 1 = not split). */
+  shards: number;
   enabled: boolean;
 }
 
@@ -118,6 +120,8 @@ export type SinkConfig =
       batch: { maxRecords: number; lingerMs: number };
       buffer: { maxRecords: number; maxBytes: number };
       exactlyOnce: boolean;
+      /** With `exactlyOnce`: how long a cycle's transaction may stay open before the broker aborts it, in ms. */
+      transactionTimeoutMs: number;
       topics: Record<string, Partial<TopicConfig>>;
       deadLetterSuffix: string;
     };
@@ -172,6 +176,8 @@ export interface DeadLetter {
   code: string;
   /** Dotted path of the bad field, when known. */
   field?: string;
+  /** The shard of the source that produced the record, for a source split into shards. */
+  shard?: number;
   reason: string;
   /** The record as JSON-safe data (bigints as strings, buffers as base64). */
   value: unknown;

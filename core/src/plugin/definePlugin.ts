@@ -89,6 +89,12 @@ export interface PluginDefinition<Schema extends z.ZodType, Streams extends Reco
    */
   streamsFor?: (config: z.output<Schema>) => Record<string, StreamDefinition>;
   /**
+   * True when `collect()` honours `cycle.shard` (collects only its share of the work: see
+   * `shardOf`), so that a polling source can be split into shards run by different workers
+   * (`shards: N` in the pipeline). Default `false`: only backfills can be sharded (by chunk).
+   */
+  shards?: boolean;
+  /**
    * Builds a collector for one source. Called once per source at start-up, with the validated
    * options and the source's context (`ctx.http`, `ctx.log`, `ctx.cache`, `ctx.state`, ...).
    */
@@ -172,6 +178,7 @@ export function definePlugin<Schema extends z.ZodType, const Streams extends Rec
     configSchema: def.configSchema as z.ZodType<z.output<Schema>>,
     streams: def.streams,
     ...(def.streamsFor !== undefined ? { streamsFor: (config: z.output<Schema>) => def.streamsFor!(config) } : {}),
+    ...(def.shards === true ? { shards: true } : {}),
     create: (config, ctx) => def.create(config, ctx) as Collector | Promise<Collector>,
   };
   return Object.freeze(plugin);

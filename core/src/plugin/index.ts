@@ -14,3 +14,4 @@ export {
   type InstalledPlugin,
   type ResolvedSpecifier,
 } from './loader.js';
+export { shardOf, inShard } from './shard.js';

@@ -41,6 +41,13 @@ export interface CycleInfo {
   forceRefresh: boolean;
   /** Aborted when the cycle is cancelled (shutdown, timeout). */
   signal: AbortSignal;
+  /**
+   * For a source split into shards (`shards: N` in the pipeline): which share of the work this
+   * cycle does, `index` in `0 .. count - 1`. A plugin that declares `shards: true` collects only
+   * its share (for instance the stations whose id hashes to `index`; see `shardOf`). Backfill
+   * chunks are split by the runtime itself, so their cycles need not look at it.
+   */
+  shard?: { index: number; count: number };
 }
 
 /** A collector: what `create(config, ctx)` returns. */
@@ -219,5 +226,11 @@ export interface TributaryPlugin<C = unknown, Streams extends Record<string, Str
    * Default: `streams` for every config.
    */
   streamsFor?(config: C): Record<string, StreamDefinition>;
+  /**
+   * True when `collect()` honours `cycle.shard` (collects only its share of the work), so that a
+   * polling source of this plugin can be split into shards that run on different workers.
+   * Default `false`: only backfills of the plugin can be sharded (by chunk).
+   */
+  readonly shards?: boolean;
   create(config: C, ctx: PluginContext): Collector | Promise<Collector>;
 }

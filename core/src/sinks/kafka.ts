@@ -94,6 +94,7 @@ const DEFAULTS = {
   compression: 'none',
   batch: { maxRecords: 500, lingerMs: 50 },
   buffer: { maxRecords: 10_000, maxBytes: 64 * 1024 * 1024 },
+  transactionTimeoutMs: 60_000,
 } as const;
 
 /** Longest dead-letter reason put in a header (the JSON value holds all of it). */
@@ -137,7 +138,7 @@ const MAX_REASON_HEADER = 1000;
  *   `batch` (`maxRecords` default 500, `lingerMs` default 50); `buffer` (`maxRecords` default
  *   10 000, `maxBytes` default 64 MiB); `topics` (per-topic `partitions`, `replicationFactor`,
  *   `config`); `deadLetterSuffix` (default `.dlq`); `schemaTopic` (default
- *   `_tributary_schemas`); `offsetsTopic` (default `_tributary_offsets`, see `checkpointStore`); `exactlyOnce` (default `false`: with `true`, each source writes through a transactional producer `<pipeline>.<source>` and a cycle becomes visible on `commitCycle`, see docs/kafka.md).
+ *   `_tributary_schemas`); `offsetsTopic` (default `_tributary_offsets`, see `checkpointStore`); `exactlyOnce` (default `false`: with `true`, each source writes through a transactional producer `<pipeline>.<source>` and a cycle becomes visible on `commitCycle`, see docs/kafka.md); `transactionTimeoutMs` (default 60 000: how long a cycle's transaction may stay open before the broker aborts it; at most the broker's `transaction.max.timeout.ms`).
  * @param options See {@link KafkaSinkOptions}.
  *
  * @example
@@ -379,7 +380,7 @@ export class KafkaSink implements Sink {
       const message: OutgoingMessage = { topic: t.topic, key, value, headers: envelope.headers, timestamp: envelope.timestamp, partition };
       messages.push({ message, bytes: sizeOf(message) });
     }
-    if (this.exactlyOnce) await this.sendInCycles(messages.map((m) => m.message), batch.map((e) => e.headers['tributary-source']));
+    if (this.exactlyOnce) await this.sendInCycles(messages.map((m) => m.message), batch.map((e) => cycleKey(e.headers['tributary-source'], e.headers['tributary-shard'])));
     else await this.buffer.enqueue(messages);
   }
 
@@ -416,7 +417,7 @@ export class KafkaSink implements Sink {
       };
       messages.push({ message, bytes: sizeOf(message) });
     }
-    if (this.exactlyOnce) await this.sendInCycles(messages.map((m) => m.message), letters.map((l) => l.source));
+    if (this.exactlyOnce) await this.sendInCycles(messages.map((m) => m.message), letters.map((l) => cycleKey(l.source, l.shard)));
     else await this.buffer.enqueue(messages);
   }
 
@@ -513,7 +514,7 @@ export class KafkaSink implements Sink {
     if (!t) {
       const transactionalId = `${this.pipelineName ?? this.config.clientId ?? DEFAULTS.clientId}.${source}`;
       const producer = (async () => {
-        const p = this.transport!.producer({ ...this.producerOptions(), transactionalId });
+        const p = this.transport!.producer({ ...this.producerOptions(), transactionalId, transactionTimeoutMs: this.config.transactionTimeoutMs ?? DEFAULTS.transactionTimeoutMs });
         await p.connect();
         return p;
       })();
@@ -726,6 +727,15 @@ function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
       timer = setTimeout(() => resolve(false), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Exactly-once: the transaction a record belongs to: its source's, or for a source split into
+ * shards its shard's (`<source>#<shard>`, as the runtime names the shard's checkpoint).
+ */
+function cycleKey(source: string | undefined, shard: string | number | undefined): string | undefined {
+  if (source === undefined || shard === undefined) return source;
+  return `${source}#${shard}`;
 }
 
 /** A kafkajs or librdkafka error saying another producer took over this transactional id. */

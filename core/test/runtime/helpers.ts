@@ -47,6 +47,7 @@ export function source(id: string, overrides: Partial<SourceConfig> = {}): Sourc
     schedule: { kind: 'once' },
     resilience: {},
     streams: { readings: { topic: `${id}.readings` } },
+    shards: 1,
     enabled: true,
     ...overrides,
   };

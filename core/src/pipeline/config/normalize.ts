@@ -43,6 +43,7 @@ export const PIPELINE_DEFAULTS = {
     batch: { maxRecords: 500, lingerMs: 50 },
     buffer: { maxRecords: 10_000, maxBytes: 64 * 1024 * 1024 },
     exactlyOnce: false,
+    transactionTimeoutMs: 60_000,
     deadLetterSuffix: '.dlq',
     compatibility: 'BACKWARD',
   },
@@ -368,6 +369,7 @@ function buildSink(raw: PipelineFile['sink'], name: string, file: string): SinkC
     batch: { maxRecords: k.batch?.maxRecords ?? d.batch.maxRecords, lingerMs: k.batch?.linger ?? d.batch.lingerMs },
     buffer: { maxRecords: k.buffer?.maxRecords ?? d.buffer.maxRecords, maxBytes: k.buffer?.maxBytes ?? d.buffer.maxBytes },
     exactlyOnce: k.exactlyOnce ?? d.exactlyOnce,
+    transactionTimeoutMs: k.transactionTimeout ?? d.transactionTimeoutMs,
     topics,
     deadLetterSuffix: k.deadLetterSuffix ?? d.deadLetterSuffix,
   };
@@ -458,6 +460,7 @@ export function buildConfig(
       schedule: (groupOf.get(sid)?.schedule ?? s.schedule ?? defaults.schedule) as Schedule,
       resilience: buildResilience(defaults.resilience, s.resilience, ['sources', sid, 'resilience'], ctx, issues),
       streams,
+      shards: s.shards ?? 1,
       enabled: s.enabled ?? true,
     };
     if (dropped.length > 0) source.droppedStreams = dropped;

@@ -268,6 +268,13 @@ export const sourceSchema = z.strictObject({
     .optional()
     .describe('Stream name → { topic, key? }, or false to drop the stream.'),
   resilience: resilienceSchema.optional(),
+  shards: z
+    .number({ error: 'expected a whole number of shards, 1-1024' })
+    .int({ error: 'expected a whole number of shards, 1-1024' })
+    .min(1, { error: 'expected a whole number of shards, 1-1024' })
+    .max(1024, { error: 'expected a whole number of shards, 1-1024' })
+    .optional()
+    .describe('Split the source into this many units of work that workers run apart (backfill chunks, or the plugin\'s own split). Default: 1.'),
   enabled: z.boolean({ error: 'expected true or false' }).optional().describe('Default: true.'),
 });
 
@@ -384,6 +391,9 @@ const kafkaSink = z.strictObject({
     })
     .optional(),
   exactlyOnce: z.boolean({ error: 'expected true or false' }).optional().describe('Write the records of a cycle and their checkpoint in one Kafka transaction per source (transactional id <pipeline>.<source>). Default: false.'),
+  transactionTimeout: duration({ positive: true })
+    .optional()
+    .describe("With exactlyOnce: how long a cycle's transaction may stay open before the broker aborts it (at most the broker's transaction.max.timeout.ms, 15m by default). Default: 60s."),
   topics: z.record(topic(), topicSettings, { error: 'expected a mapping of topic name to settings' }).optional().describe('Per-topic settings used when topics are created.'),
   deadLetterSuffix: z
     .string({ error: 'expected a topic-name suffix such as .dlq' })

@@ -23,6 +23,8 @@ export function toDeadLetter(input: {
   source: string;
   value: unknown;
   error: unknown;
+  /** The shard of the source that produced the record, for a source split into shards. */
+  shard?: number | undefined;
   timestamp?: number;
   scrub?: (text: string) => string;
 }): DeadLetter {
@@ -37,6 +39,7 @@ export function toDeadLetter(input: {
     timestamp: input.timestamp ?? Date.now(),
   };
   if (isSchemaValidationError(err) && err.field) letter.field = err.field;
+  if (input.shard !== undefined) letter.shard = input.shard;
   return letter;
 }
 

@@ -16,6 +16,8 @@ export const HEADERS = {
   stream: 'tributary-stream',
   /** The multi-source group, when the source ran as a member of one. */
   group: 'tributary-group',
+  /** The shard of the source (`0 .. shards - 1`), for a source split into shards. */
+  shard: 'tributary-shard',
 } as const;
 
 /** Where the data of a record came from. */
@@ -87,6 +89,8 @@ export interface EnvelopeContext {
   fetchedAt: number;
   origin: RecordOrigin;
   group?: string | undefined;
+  /** The shard of the source, for a source split into shards. */
+  shard?: number | undefined;
 }
 
 /**
@@ -121,6 +125,7 @@ export function buildEnvelope<V>(
     [HEADERS.origin]: ctx.origin,
   };
   if (ctx.group) headers[HEADERS.group] = ctx.group;
+  if (ctx.shard !== undefined) headers[HEADERS.shard] = String(ctx.shard);
   if (record.headers) for (const [k, v] of Object.entries(record.headers)) headers[k] = String(v);
   const timestamp = typeof record.timestamp === 'number' && Number.isFinite(record.timestamp) ? record.timestamp : ctx.fetchedAt;
   return { topic: ctx.topic, key, value: record.value, timestamp, headers };

@@ -29,7 +29,7 @@ import { StorePluginCache } from './pluginCache.js';
 import { buildResilience, codeOf, type SourceResilience } from './resilience.js';
 import { backfillChunks, chunkId, describeSchedule, runChunks, runPolling, sleep, type Chunk, type PollingSchedule } from './scheduler.js';
 import { CycleScope, runInScope } from './scope.js';
-import { RESERVED_PREFIX, SourceState } from './sourceState.js';
+import { RESERVED_PREFIX, ShardedState, SourceState } from './sourceState.js';
 import { WorkGroup, type WorkGroupOptions } from '../../workers/group.js';
 
 /** The checkpoint key under which a unit's backfill progress is kept. */
@@ -128,6 +128,8 @@ interface SourceRuntime {
   streams: Record<string, StreamDefinition>;
   log: Logger;
   state: SourceState;
+  /** For a source split into shards: each shard's state (checkpoint `<source>#<shard>`). */
+  shardStates: SourceState[];
   resilience: SourceResilience;
   client: HttpClient;
   collector: Collector | undefined;
@@ -142,6 +144,12 @@ interface Unit {
   log: Logger;
   /** The sources the unit runs (its own id, or a group's members). */
   sources: string[];
+  /** For a shard of a source: which one. */
+  shard?: { index: number; count: number };
+  /** What the unit's cycles commit under: checkpoint ids, which are also its transactions under exactly-once. */
+  checkpointIds: string[];
+  /** Reads the unit's checkpoints again (worker mode, when the unit arrives here). */
+  reload(): Promise<void>;
   /** Runs one cycle; resolves true on success. Never throws. */
   cycle(info: CycleRequest, onSuccess?: () => Record<string, unknown>): Promise<boolean>;
   /** Commits runtime keys (backfill progress) for a group (sources commit them with the cycle). */
@@ -155,6 +163,7 @@ interface CycleRequest {
   cycle: number;
   window?: Chunk | undefined;
   cancel?: AbortSignal;
+  shard?: { index: number; count: number } | undefined;
 }
 
 /** What stops a unit's schedule (no new cycles) and what cancels its running cycle. */
@@ -411,6 +420,17 @@ export class PipelineRunner {
         routes.set(stream, { topic: route.topic, keyField, type, schemaName: type.name ?? stream });
         topicSpecs.push({ topic: route.topic, schema: def.schema, source: config.id, stream });
       }
+      if (config.shards > 1) {
+        const backfillOnly = config.schedule.kind === 'backfill' && !config.schedule.then;
+        const grouped = Object.values(pipeline.groups).find((g) => g.sources.includes(config.id));
+        if (grouped) issues.push({ path: `sources.${config.id}.shards`, message: `source "${config.id}" runs in group "${grouped.id}"; a group member cannot be split into shards` });
+        else if (!backfillOnly && plugin.shards !== true) {
+          issues.push({
+            path: `sources.${config.id}.shards`,
+            message: `plugin "${plugin.name}" does not split its work into shards (it does not declare shards: true); only a backfill without "then" can be sharded (by chunk) with this plugin`,
+          });
+        }
+      }
       prepared.push({ config, plugin, options, streams, routes });
     }
     if (issues.length > 0) throw new ConfigError(pipeline.file, issues);
@@ -486,6 +506,14 @@ export class PipelineRunner {
         })),
       );
     }
+    const shardedStreams = [...this.sources.values()].filter((rt) => rt.shardStates.length > 0 && typeof rt.collector?.collect !== 'function');
+    if (shardedStreams.length > 0) {
+      await this.teardown();
+      throw new ConfigError(
+        pipeline.file,
+        shardedStreams.map((rt) => ({ path: `sources.${rt.id}.shards`, message: `source "${rt.id}" (plugin "${rt.plugin.name}") only streams (no collect()), so it cannot be split into shards` })),
+      );
+    }
     for (const group of Object.values(pipeline.groups)) {
       const live = group.sources.filter((id) => this.sources.has(id));
       for (const id of live) members.add(id);
@@ -506,7 +534,8 @@ export class PipelineRunner {
         this.startStream(rt);
         continue;
       }
-      this.units.push(this.sourceUnit(rt));
+      if (rt.shardStates.length > 0) rt.shardStates.forEach((_, k) => this.units.push(this.sourceUnit(rt, k)));
+      else this.units.push(this.sourceUnit(rt));
     }
 
     if (this.options.worker) {
@@ -546,12 +575,10 @@ export class PipelineRunner {
    * (at most `shutdown.timeoutMs`, then it is cancelled) and it is released.
    */
   private async startWorker(worker: WorkerModeOptions, streams: SourceRuntime[]): Promise<void> {
-    const runners = new Map<string, { sources: string[]; keys: string[]; run: (signals: UnitSignals) => Promise<void> }>();
-    for (const u of this.units) {
-      const keys = u.kind === 'group' ? [...u.sources, `${RESERVED_PREFIX}group:${u.id}`] : u.sources;
-      runners.set(u.id, { sources: u.sources, keys, run: (signals) => this.runUnit(u, signals) });
-    }
-    for (const rt of streams) runners.set(rt.id, { sources: [rt.id], keys: [rt.id], run: (signals) => this.runStream(rt, signals.stop) });
+    // `claims`: the unit's checkpoint ids, which are also its transactions under exactly-once
+    const runners = new Map<string, { claims: string[]; reload: () => Promise<void>; run: (signals: UnitSignals) => Promise<void> }>();
+    for (const u of this.units) runners.set(u.id, { claims: u.checkpointIds, reload: () => u.reload(), run: (signals) => this.runUnit(u, signals) });
+    for (const rt of streams) runners.set(rt.id, { claims: [rt.id], reload: () => rt.state.load(), run: (signals) => this.runStream(rt, signals.stop) });
     const sink = this.sink as Partial<ClaimingSink>;
     const log = this.logger.child({ worker: worker.id });
     const link = (from: AbortSignal, to: AbortController): (() => void) => {
@@ -564,9 +591,9 @@ export class PipelineRunner {
       acquire: async (id) => {
         const unit = runners.get(id);
         if (!unit || this.running.has(id)) return;
-        for (const source of unit.sources) await sink.claimSource?.(source);
-        await this.checkpoints!.refresh?.(unit.keys);
-        for (const source of unit.sources) await this.sources.get(source)!.state.load();
+        for (const id of unit.claims) await sink.claimSource?.(id);
+        await this.checkpoints!.refresh?.(unit.claims);
+        await unit.reload();
         const stop = new AbortController();
         const cancel = new AbortController();
         const unlinks = [link(this.stopController.signal, stop), link(this.cancelController.signal, cancel)];
@@ -584,7 +611,7 @@ export class PipelineRunner {
         }
         run.unlink();
         this.running.delete(id);
-        for (const source of runners.get(id)?.sources ?? []) await sink.releaseSource?.(source);
+        for (const claim of runners.get(id)?.claims ?? []) await sink.releaseSource?.(claim);
       },
     };
     const kafka = this.pipeline.sink.type === 'kafka' ? this.pipeline.sink : undefined;
@@ -622,6 +649,10 @@ export class PipelineRunner {
     const client = new HttpClient({ ...(this.options.http ?? {}), source: config.id, secrets: this.pipeline.secrets, logger: this.logger, metrics: this.registry });
     const forceRefresh = this.options.forceRefresh ?? false;
     const state = new SourceState(config.id, this.checkpoints!, () => this.batcher!.drain(), (values) => this.events.emit('checkpoint.committed', { source: config.id, values }));
+    const shardStates = Array.from({ length: config.shards > 1 ? config.shards : 0 }, (_, k) => {
+      const id = `${config.id}#${k}`;
+      return new SourceState(config.id, this.checkpoints!, () => this.batcher!.drain(), (values) => this.events.emit('checkpoint.committed', { source: id, values }), id);
+    });
     const http = new ResilientHttp({ source: config.id, client, resilience, forceRefresh, secrets: this.pipeline.secrets, rewriteOrigin: this.options.rewriteOrigin });
     const ctx: PluginContext = {
       source: config.id,
@@ -629,13 +660,14 @@ export class PipelineRunner {
       log,
       metrics: this.registry,
       cache: new StorePluginCache(resilience.store, { forceRefresh }),
-      state,
+      state: shardStates.length > 0 ? new ShardedState(state, shardStates) : state,
       signal: this.cancelController.signal,
       secrets: this.pipeline.secrets,
     };
-    const rt: SourceRuntime = { id: config.id, config, plugin, streams, log, state, resilience, client, collector: undefined, routes, ready: Promise.resolve() };
+    const rt: SourceRuntime = { id: config.id, config, plugin, streams, log, state, shardStates, resilience, client, collector: undefined, routes, ready: Promise.resolve() };
     rt.ready = (async () => {
       await state.load();
+      for (const s of shardStates) await s.load();
       let collector: Collector;
       try {
         collector = await plugin.create(options, ctx);
@@ -658,21 +690,29 @@ export class PipelineRunner {
   // ------------------------------------------------------------------------------------------
   // units and cycles
 
-  private sourceUnit(rt: SourceRuntime): Unit {
+  /** The unit of a source, or of one of its shards (`<source>#<index>`). */
+  private sourceUnit(rt: SourceRuntime, shardIndex?: number): Unit {
+    const state = shardIndex === undefined ? rt.state : rt.shardStates[shardIndex]!;
+    const id = shardIndex === undefined ? rt.id : `${rt.id}#${shardIndex}`;
+    const shard = shardIndex === undefined ? undefined : { index: shardIndex, count: rt.shardStates.length };
+    const log = shard ? rt.log.child({ shard: shard.index }) : rt.log;
     return {
-      id: rt.id,
+      id,
       kind: 'source',
       sources: [rt.id],
+      ...(shard ? { shard } : {}),
+      checkpointIds: [state.checkpointId],
+      reload: () => state.load(),
       schedule: rt.config.schedule,
-      log: rt.log,
-      loadProgress: async () => rt.state.committedValue(BACKFILL_KEY) as BackfillProgress | undefined,
+      log,
+      loadProgress: async () => state.committedValue(BACKFILL_KEY) as BackfillProgress | undefined,
       cycle: (info, onSuccess) =>
-        this.runCycle(rt.id, undefined, rt.log, info, (scope) => {
-          const ci = this.cycleInfo(info, scope);
+        this.runCycle(id, undefined, log, { ...info, shard }, (scope) => {
+          const ci = this.cycleInfo({ ...info, shard }, scope);
           return runInScope(scope, () => rt.collector!.collect!(ci)).pipe(map((record) => ({ rt, record })));
         }, async (scope, succeeded, complete) => {
-          if (complete && succeeded.has(rt.id)) await rt.state.commit(scope.has(rt.id) ? scope.of(rt.id) : undefined, onSuccess?.() ?? {});
-        }, [rt.id], [rt.id]),
+          if (complete && succeeded.has(rt.id)) await state.commit(scope.has(rt.id) ? scope.of(rt.id) : undefined, onSuccess?.() ?? {});
+        }, [rt.id], [state.checkpointId]),
     };
   }
 
@@ -683,6 +723,10 @@ export class PipelineRunner {
       id: group.id,
       kind: 'group',
       sources: members.map((m) => m.id),
+      checkpointIds: [...members.map((m) => m.id), progressKey],
+      reload: async () => {
+        for (const m of members) await m.state.load();
+      },
       schedule: group.schedule,
       log,
       loadProgress: async () => {
@@ -728,7 +772,13 @@ export class PipelineRunner {
 
   private cycleInfo(info: CycleRequest, scope: CycleScope): CycleInfo {
     const window = info.window ?? this.options.window;
-    return { cycle: info.cycle, ...(window ? { window: { start: window.start, end: window.end } } : {}), forceRefresh: this.options.forceRefresh ?? false, signal: scope.signal! };
+    return {
+      cycle: info.cycle,
+      ...(window ? { window: { start: window.start, end: window.end } } : {}),
+      forceRefresh: this.options.forceRefresh ?? false,
+      signal: scope.signal!,
+      ...(info.shard ? { shard: { index: info.shard.index, count: info.shard.count } } : {}),
+    };
   }
 
   /**
@@ -751,6 +801,7 @@ export class PipelineRunner {
     if (cancel.aborted) onCancel();
     else cancel.addEventListener('abort', onCancel, { once: true });
     const scope = new CycleScope(info.cycle, controller.signal);
+    scope.shard = info.shard?.index;
     const tracker = new DeliveryTracker();
     const succeeded = new Set<string>();
     const started = Date.now();
@@ -864,7 +915,7 @@ export class PipelineRunner {
     try {
       validateRecord(route.type, record.value, { schemaName: route.schemaName });
     } catch (err) {
-      await this.deadLetter(rt, route.topic, record.value, err);
+      await this.deadLetter(rt, route.topic, record.value, err, scope?.shard);
       return false;
     }
     const envelope = buildEnvelope(record, {
@@ -876,14 +927,15 @@ export class PipelineRunner {
       fetchedAt,
       origin: scope && scope.has(rt.id) ? scope.of(rt.id).origin : 'live',
       group,
+      shard: scope?.shard,
     });
     await this.batcher!.push(envelope, tracker);
     this.metrics.buffered.set(this.batcher!.buffered);
     return true;
   }
 
-  private async deadLetter(rt: SourceRuntime, topic: string, value: unknown, error: unknown): Promise<void> {
-    const letter: DeadLetter = toDeadLetter({ topic, source: rt.id, value, error, scrub: this.scrub });
+  private async deadLetter(rt: SourceRuntime, topic: string, value: unknown, error: unknown, shard?: number): Promise<void> {
+    const letter: DeadLetter = toDeadLetter({ topic, source: rt.id, value, error, scrub: this.scrub, shard });
     this.metrics.deadLetters.inc({ source: rt.id, topic, code: letter.code });
     rt.log.warn({ topic, code: letter.code, field: letter.field, reason: letter.reason }, 'record dead-lettered');
     const write = this.dlqQueue.then(() => this.sink!.writeDeadLetters([letter]));
@@ -944,7 +996,8 @@ export class PipelineRunner {
     const stored = await unit.loadProgress();
     const compatible = stored && stored.from === schedule.from && stored.chunkMs === schedule.chunkMs && (schedule.to === undefined || stored.to === schedule.to);
     const to = schedule.to ?? (compatible ? stored!.to : Date.now());
-    const chunks = backfillChunks(schedule.from, to, schedule.chunkMs);
+    // a shard runs every count-th chunk, starting at its index
+    const chunks = backfillChunks(schedule.from, to, schedule.chunkMs).filter((_, i) => !unit.shard || i % unit.shard.count === unit.shard.index);
     const done = new Set(compatible ? stored!.done : []);
     const todo = chunks.filter((c) => !done.has(chunkId(c)));
     const total = chunks.length;
@@ -1151,6 +1204,7 @@ function consume<T>(scope: CycleScope, signal: AbortSignal, source: () => Observ
 
 /** The units of work as the status page lists them: groups (with their members), then sources in no group. */
 function statusUnits(pipeline: PipelineConfig, sources: { id: string; plugin: string }[]): StatusUnitInfo[] {
+  // a source split into shards shows one row per shard
   const enabled = new Map(sources.map((s) => [s.id, s.plugin]));
   const units: StatusUnitInfo[] = [];
   const grouped = new Set<string>();
@@ -1161,7 +1215,11 @@ function statusUnits(pipeline: PipelineConfig, sources: { id: string; plugin: st
     units.push({ id: group.id, kind: 'group', schedule: describeSchedule(group.schedule), members });
   }
   for (const [id, plugin] of enabled) {
-    if (!grouped.has(id)) units.push({ id, kind: 'source', schedule: describeSchedule(pipeline.sources[id]!.schedule), plugin });
+    if (grouped.has(id)) continue;
+    const config = pipeline.sources[id]!;
+    const schedule = describeSchedule(config.schedule);
+    if (config.shards > 1) for (let k = 0; k < config.shards; k++) units.push({ id: `${id}#${k}`, kind: 'source', schedule: `${schedule}, shard ${k + 1} of ${config.shards}`, plugin });
+    else units.push({ id, kind: 'source', schedule, plugin });
   }
   return units;
 }

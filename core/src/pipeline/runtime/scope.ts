@@ -27,6 +27,8 @@ export class SourceCycleState {
  */
 export class CycleScope {
   private readonly sources = new Map<string, SourceCycleState>();
+  /** The shard this cycle runs, for a source split into shards. */
+  shard: number | undefined;
 
   /**
    * @param id Cycle number (for logs).

@@ -23,11 +23,13 @@ export class SourceState implements PluginState {
     private readonly store: CheckpointStore,
     private readonly barrier: () => Promise<void>,
     private readonly onCommitted?: (values: Record<string, unknown>) => void,
+    /** Where the checkpoint is kept: the source id, or `<source>#<shard>` for a shard. */
+    readonly checkpointId: string = source,
   ) {}
 
   /** Loads the committed checkpoint (at start-up, and again when a worker takes the source over). */
   async load(): Promise<void> {
-    this.committed = await this.store.load(this.source);
+    this.committed = await this.store.load(this.checkpointId);
     this.onCommitted?.(copy(this.committed) as Record<string, unknown>);
   }
 
@@ -65,7 +67,7 @@ export class SourceState implements PluginState {
     }
     changes.delete = deletes;
     if (Object.keys(changes.set).length === 0 && deletes.length === 0) return;
-    await this.store.commit(this.source, changes);
+    await this.store.commit(this.checkpointId, changes);
     for (const key of deletes) delete this.committed[key];
     Object.assign(this.committed, changes.set);
     this.onCommitted?.(copy(this.committed) as Record<string, unknown>);
@@ -91,13 +93,42 @@ export class SourceState implements PluginState {
       .catch(() => undefined)
       .then(async () => {
         await this.barrier();
-        await this.store.commit(this.source, 'deleted' in change ? { set: {}, delete: [key] } : { set: { [key]: change.value }, delete: [] });
+        await this.store.commit(this.checkpointId, 'deleted' in change ? { set: {}, delete: [key] } : { set: { [key]: change.value }, delete: [] });
         if ('deleted' in change) delete this.committed[key];
         else this.committed[key] = change.value;
         this.onCommitted?.(copy(this.committed) as Record<string, unknown>);
       });
     this.ambient = run;
     await run;
+  }
+}
+
+/**
+ * @internal The `ctx.state` of a source split into shards: inside a cycle it is the state of the
+ * cycle's shard (each shard keeps its own checkpoint, `<source>#<shard>`, so shards can run on
+ * different workers); outside any cycle (in `create()`) the source's own.
+ */
+export class ShardedState implements PluginState {
+  constructor(
+    private readonly base: SourceState,
+    private readonly shards: readonly SourceState[],
+  ) {}
+
+  private pick(): SourceState {
+    const shard = currentScope()?.shard;
+    return shard === undefined ? this.base : (this.shards[shard] ?? this.base);
+  }
+
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    return this.pick().get<T>(key);
+  }
+
+  set<T = unknown>(key: string, value: T): Promise<void> {
+    return this.pick().set(key, value);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.pick().delete(key);
   }
 }
 
