@@ -156,6 +156,11 @@ interface ConfluentModule {
 }
 
 const ERR_QUEUE_FULL = -184;
+/** Messages purged from librdkafka's queue (abort, or a fatal error such as a fenced transactional producer). */
+const ERR_PURGE_QUEUE = -152;
+const ERR_PURGE_INFLIGHT = -151;
+/** How long a send that failed with a purge waits for the fatal error that caused it to be reported. */
+const FATAL_REPORT_WAIT_MS = 500;
 const ERR_TOPIC_ALREADY_EXISTS = 36;
 
 let loaded: ConfluentModule | undefined;
@@ -331,6 +336,9 @@ class ConfluentProducer implements KafkaProducer {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly groupClients = new Map<string, Promise<RdClient>>();
   private connected = false;
+  /** The fatal error librdkafka reported for this producer (e.g. fenced by a newer instance), once it did. */
+  private fatal: RdError | undefined;
+  private readonly fatalWaiters = new Set<() => void>();
 
   constructor(
     private readonly mod: ConfluentModule,
@@ -380,6 +388,9 @@ class ConfluentProducer implements KafkaProducer {
     }) as (...args: never[]) => void);
     this.producer.on('event.error', ((err: RdError) => {
       emit(options, 'ERROR', 'librdkafka', err.message, { code: err.code });
+      // librdkafka reports a fatal error (a fenced transactional producer above all) here; the
+      // messages it purges because of it only say "Purged in queue".
+      if (err.isFatal || /fenced/i.test(err.message)) this.setFatal(err);
     }) as (...args: never[]) => void);
   }
 
@@ -394,13 +405,41 @@ class ConfluentProducer implements KafkaProducer {
   send(messages: readonly OutgoingMessage[]): Promise<Ack[]> {
     if (messages.length === 0) return Promise.resolve([]);
     const p = new Promise<Ack[]>((resolve, reject) => {
-      const pending: PendingSend = { remaining: messages.length, error: undefined, acks: new Map(), resolve, reject };
+      const fail = (err: unknown): void => void this.explain(err).then(reject);
+      const pending: PendingSend = { remaining: messages.length, error: undefined, acks: new Map(), resolve, reject: fail };
       this.produceFrom(pending, messages, 0);
     });
     this.inFlight.add(p);
     const done = (): void => void this.inFlight.delete(p);
     p.then(done, done);
     return p;
+  }
+
+  private setFatal(err: RdError): void {
+    this.fatal ??= err;
+    for (const wake of [...this.fatalWaiters]) wake();
+  }
+
+  /**
+   * A send that failed because librdkafka purged its messages after a fatal error fails with that
+   * fatal error (which says, e.g., that the producer was fenced), waiting briefly for it to be
+   * reported; any other failure stays as it is.
+   */
+  private async explain(err: unknown): Promise<unknown> {
+    const code = ((err as { cause?: Partial<RdError> }).cause ?? (err as Partial<RdError>))?.code;
+    if (code !== ERR_PURGE_QUEUE && code !== ERR_PURGE_INFLIGHT) return err;
+    if (!this.fatal) {
+      let wake: () => void = () => undefined;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        this.fatalWaiters.add(wake);
+        timer = setTimeout(resolve, FATAL_REPORT_WAIT_MS);
+      });
+      clearTimeout(timer);
+      this.fatalWaiters.delete(wake);
+    }
+    return this.fatal ? new NonRetriableError(`Kafka send failed: ${this.fatal.message}`, { code: 'ERR_KAFKA', cause: this.fatal }) : err;
   }
 
   /** Hands messages to librdkafka; waits and continues when its queue is full. */
