@@ -10,6 +10,7 @@ import { loadPipeline } from '../pipeline/config/load.js';
 import type { PipelineConfig } from '../pipeline/types.js';
 import { RESERVED_PREFIX } from '../pipeline/runtime/sourceState.js';
 import { FileCheckpointStore } from '../state/file.js';
+import { findRunLocks, type FoundRunLock } from '../state/lock.js';
 import type { CheckpointStore } from '../state/types.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -32,6 +33,12 @@ export interface OffsetsCommandOptions {
   metricsHost?: string;
   /** How long to wait for the health endpoint, in ms. Default 1000. */
   probeTimeoutMs?: number;
+  /**
+   * Change checkpoints even though a run lock of the pipeline exists (e.g. one left on another host
+   * by a runner that is gone). A runner that answers on its health endpoint is still refused.
+   * Default `false`.
+   */
+  force?: boolean;
 }
 
 /** One entry of the listing: a source's or a group's checkpoint. */
@@ -113,7 +120,9 @@ async function openStore(config: PipelineConfig): Promise<Store> {
 /**
  * @internal `tributary offsets`: reads the checkpoints through the store `tributary run` uses
  * (the Kafka sink's offsets topic, else a `FileCheckpointStore` in the pipeline's state directory). `--reset` and `--set` refuse with
- * exit code 2 while the pipeline is running (its `/healthz` answers with the pipeline's name).
+ * exit code 2 while the pipeline is running: its `/healthz` answers with the pipeline's name, or
+ * its state directory holds a run lock of a live process (or of one on another host; `--force`
+ * overrides the lock, not the health answer).
  * An unknown source, a malformed `--set` or both `--reset` and `--set` exit 2.
  */
 export async function offsetsCommand(file: string, opts: OffsetsCommandOptions, io: CliIo): Promise<number> {
@@ -152,6 +161,14 @@ export async function offsetsCommand(file: string, opts: OffsetsCommandOptions, 
     );
     return EXIT.CONFIG;
   }
+  const locks = (await findRunLocks({ stateDir: config.stateDir, pipeline: config.name })).filter((l) => l.alive !== false);
+  if (locks.length > 0 && unit && !opts.force) {
+    io.stderr.write(
+      `error: pipeline "${config.name}" is running: ${locks.map(describeLock).join('; ')}. Stop it before changing checkpoints, ` +
+        'the runner keeps them in memory and would overwrite the change (if that process is gone, e.g. on another host, give --force)\n',
+    );
+    return EXIT.CONFIG;
+  }
 
   const opened = await openStore(config);
   try {
@@ -171,7 +188,7 @@ export async function offsetsCommand(file: string, opts: OffsetsCommandOptions, 
       const updatedAt = Object.keys(values).length > 0 ? await opened.updatedAt(u.key) : null;
       entries.push({ id: u.id, kind: u.kind, location: opened.locationOf(u.key), updatedAt, values });
     }
-    print(config, opts, io, entries, running, opened.where);
+    print(config, opts, io, entries, running ?? (locks.length > 0 ? locks.map(describeLock).join('; ') : undefined), opened.where);
     return EXIT.OK;
   } finally {
     await opened.store.close?.();
@@ -185,6 +202,13 @@ function print(config: PipelineConfig, opts: OffsetsCommandOptions, io: CliIo, e
   } else {
     io.stdout.write(formatOffsets(config, entries, where));
   }
+}
+
+/** A live (or unknown) run lock in words: who holds it, where, since when, and its file. */
+function describeLock(lock: FoundRunLock): string {
+  const who = lock.id === undefined ? 'a runner' : `worker "${lock.id}"`;
+  const where = lock.alive === 'unknown' ? `on host ${lock.hostname} (another host: not checked)` : `on this host`;
+  return `${who}, process ${lock.pid} ${where}, since ${lock.startedAt} (run lock ${lock.file})`;
 }
 
 /** The sources (enabled or not) and groups of a pipeline, with the id of their checkpoint. */
@@ -271,6 +295,7 @@ export function registerOffsetsCommand(program: Command, io: CliIo, setCode: (co
     .option('--set <source-and-key=json...>', "set one key of a source's checkpoint (two values), e.g. --set eia lastSeen=1700000000000")
     .option('--metrics-port <port>', 'health port of the running pipeline, if run was given --metrics-port', port)
     .option('--metrics-host <host>', 'health host of the running pipeline, if run was given --metrics-host')
+    .option('--force', "--reset/--set even though a run lock exists (e.g. left on another host by a runner that is gone)")
     .action(async (file: string, opts: Record<string, unknown>) => {
       const options: OffsetsCommandOptions = {
         ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir as string } : {}),
@@ -278,6 +303,7 @@ export function registerOffsetsCommand(program: Command, io: CliIo, setCode: (co
         ...(opts.reset !== undefined ? { reset: opts.reset as string } : {}),
         ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort as number } : {}),
         ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost as string } : {}),
+        ...(opts.force ? { force: true } : {}),
       };
       if (opts.set !== undefined) options.set = opts.set as string[];
       setCode(await offsetsCommand(file, options, io));

@@ -13,6 +13,7 @@ import { formatSummary, type RunSummary } from '../observability/summary.js';
 import { createProgress } from './progress.js';
 import { EXIT, type CliIo } from './io.js';
 import { ConfigError } from '../errors/ConfigError.js';
+import { acquireRunLock, type RunLock } from '../state/lock.js';
 
 /**
  * @internal Routes a run's HTTP traffic through a local server (`--replay`, `tributary record`):
@@ -87,7 +88,16 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: CliI
   let traffic = opts.traffic;
   if (!traffic && opts.replay !== undefined) traffic = (await import('../replay/cli.js')).replayTraffic(opts.replay);
   const routed = await traffic?.start({ pipeline, logger, io });
+  let lock: RunLock | undefined;
   try {
+    // the run lock tells `tributary offsets` (and a second `run`) that this runner is alive
+    lock = await acquireRunLock({
+      stateDir: pipeline.stateDir,
+      pipeline: pipeline.name,
+      ...(opts.worker ? { id: workerId(opts.worker) } : {}),
+      info: { sink: pipeline.sink.type, ...(pipeline.metrics.enabled ? { metrics: { host: pipeline.metrics.host, port: pipeline.metrics.port } } : {}) },
+      logger,
+    });
     const { Registry } = await import('prom-client');
     const registry = new Registry();
     const { createSink } = await import('../sinks/index.js');
@@ -137,6 +147,7 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: CliI
     await routed?.report(summary);
     return exitCodeOf(summary);
   } finally {
+    await lock?.release();
     await routed?.close();
   }
 }
