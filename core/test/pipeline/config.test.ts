@@ -81,6 +81,7 @@ describe('pipeline config: loading', () => {
       batch: { maxRecords: 500, lingerMs: 20 },
       buffer: { maxRecords: 10_000, maxBytes: 32 * 1024 * 1024 },
       exactlyOnce: false,
+      transactionTimeoutMs: 60_000,
       topics: { 'air.measurements': { partitions: 3, config: { 'retention.ms': '604800000' } } },
       deadLetterSuffix: '.dlq',
     });
@@ -88,6 +89,15 @@ describe('pipeline config: loading', () => {
     expect(config.metrics).to.deep.equal({ enabled: true, host: '127.0.0.1', port: 0 });
     expect(config.shutdown).to.deep.equal({ timeoutMs: 10_000 });
     expect(config.secrets).to.have.members(['sk-live-4c1d9e', 'hunter2-kafka-pw']);
+  });
+
+  it('reads sink.transactionTimeout (a duration) into transactionTimeoutMs and names it when it is bad', () => {
+    const kafka = (extra: string) => parse(one(`sink:\n  type: kafka\n  brokers: [k:9092]\n  wireFormat: single-object\n  exactlyOnce: true\n${extra}`));
+    const ok = kafka('  transactionTimeout: 2m\n');
+    expect(ok.sink.type === 'kafka' && ok.sink.transactionTimeoutMs).to.equal(120_000);
+    const dflt = kafka('');
+    expect(dflt.sink.type === 'kafka' && dflt.sink.transactionTimeoutMs).to.equal(60_000);
+    expect(() => kafka('  transactionTimeout: 0s\n')).to.throw(/sink\.transactionTimeout[\s\S]*positive duration/);
   });
 
   it('fills in every default for a minimal file', async () => {

@@ -192,6 +192,20 @@ describe('Kafka sink (in-memory transport)', () => {
       expect(isConfigError(noBrokers) && (noBrokers as Error).message).to.contain('sink.brokers');
     });
 
+    it('exactly-once: the transactional producer of a source gets <pipeline>.<source> and transactionTimeoutMs (default 60 000)', async () => {
+      const transactional = async (settings: Partial<KafkaSinkSettings>): Promise<unknown> => {
+        kafka.producerOptions.length = 0;
+        const sink = make({ exactlyOnce: true, ...settings });
+        await sink.start([spec('prices')]);
+        sink.checkpointStore('hub');
+        // MemoryKafka has no transactions: the write fails, after the producer was created
+        await sink.write(envelopes('prices', 1)).catch(() => undefined);
+        return kafka.producerOptions.find((o) => o.transactionalId !== undefined);
+      };
+      expect(await transactional({})).to.deep.include({ transactionalId: 'hub.src', transactionTimeoutMs: 60_000 });
+      expect(await transactional({ transactionTimeoutMs: 5_000 })).to.deep.include({ transactionalId: 'hub.src', transactionTimeoutMs: 5_000 });
+    });
+
     it('rejects two different schemas for one topic', async () => {
       const other = { ...schema, fields: [{ name: 'x', type: 'int' }] };
       const sink = make();
