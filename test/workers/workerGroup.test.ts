@@ -51,6 +51,37 @@ export default {
 };
 `;
 
+const CHUNK_PLUGIN = `
+import { z } from 'zod';
+import { defer, from, mergeMap } from 'rxjs';
+
+export default {
+  kind: 'tributary-plugin',
+  name: 'workers-chunks',
+  version: '1.0.0',
+  coreVersion: '*',
+  configSchema: z.strictObject({ baseUrl: z.string() }),
+  streams: {
+    items: {
+      key: 'id',
+      schema: {
+        type: 'record', name: 'Item', namespace: 'workers',
+        fields: [{ name: 'id', type: 'string' }, { name: 'source', type: 'string' }, { name: 'seq', type: 'long' }],
+      },
+    },
+  },
+  create(config, ctx) {
+    return {
+      collect(cycle) {
+        return defer(() => ctx.http.getJson(config.baseUrl + '/chunk', { query: { start: cycle.window.start, end: cycle.window.end } })).pipe(
+          mergeMap((body) => from(body.items.map((value) => ({ stream: 'items', value })))),
+        );
+      },
+    };
+  },
+};
+`;
+
 interface Health {
   status: string;
   worker?: { id: string; units: string[] };
@@ -66,12 +97,14 @@ describe('worker mode: three worker processes share a pipeline through a Kafka c
     kafka = await ensureKafka(this);
   });
 
-  after(async function () {
+  afterEach(async function () {
     this.timeout(60_000);
     for (const w of workers.values()) await stopChild(w.run);
     workers.clear();
     await stub?.close();
     await project?.cleanup();
+    stub = undefined;
+    project = undefined;
   });
 
   const env = () => ({ KAFKA_BROKERS: kafka.brokers.join(',') });
@@ -104,14 +137,14 @@ describe('worker mode: three worker processes share a pipeline through a Kafka c
   }
 
   /** Waits until the live workers run every source exactly once, `perWorker` each. */
-  async function balanced(ids: string[], perWorker: number, timeoutMs: number): Promise<Map<string, string[]>> {
+  async function balanced(ids: string[], perWorker: number, timeoutMs: number, units: readonly string[] = SOURCES): Promise<Map<string, string[]>> {
     let last = new Map<string, string[]>();
     await until(
       `${ids.join(', ')} to run ${perWorker} sources each`,
       async () => {
         last = await ownership();
         const all = ids.flatMap((id) => last.get(id) ?? []);
-        return ids.every((id) => (last.get(id) ?? []).length === perWorker) && new Set(all).size === SOURCES.length && all.length === SOURCES.length;
+        return ids.every((id) => (last.get(id) ?? []).length === perWorker) && new Set(all).size === units.length && all.length === units.length && all.every((u) => units.includes(u));
       },
       timeoutMs,
       200,
@@ -221,6 +254,74 @@ shutdown: { timeout: 5s }
       expect(seqs.length, `${s}: records`).to.be.greaterThan(PER_CYCLE);
       expect(seqs, `${s}: 0..n-1, no gap and no duplicate`).to.deep.equal(Array.from({ length: seqs.length }, (_, i) => i));
     }
+  });
+
+  it('a backfill split into 4 shards: two workers share the shards; after a kill -9 the survivor finishes every chunk, each exactly once (exactly-once)', async function () {
+    this.timeout(150_000);
+    const topic = randomTopic('workers-shards');
+    const DAY = 86_400_000;
+    const FROM = Date.UTC(2024, 0, 1);
+    const CHUNKS = 24;
+    const SHARDS = ['hist#0', 'hist#1', 'hist#2', 'hist#3'];
+    stub = await startStubServer({
+      routes: [
+        {
+          path: '/chunk',
+          headers: { 'content-type': 'application/json' },
+          latencyMs: 150,
+          body: (req) => JSON.stringify({ items: [0, 1, 2].map((i) => ({ id: `${req.query.start}-${i}`, source: String(req.query.start), seq: i })) }),
+        },
+      ],
+    });
+    project = await makeProject({
+      'chunk.js': CHUNK_PLUGIN,
+      'pipeline.yaml': `
+name: shards-${topic.slice(-8)}
+sources:
+  hist:
+    plugin: ./chunk.js
+    config: { baseUrl: "${stub.url}" }
+    topic: ${topic}
+    schedule: { backfill: { from: 2024-01-01, to: 2024-01-25, chunk: 1d } }
+    shards: 4
+    resilience: { retry: false }
+sink:
+  type: kafka
+  brokers: "\${KAFKA_BROKERS}"
+  wireFormat: single-object
+  exactlyOnce: true
+  batch: { maxRecords: 50, linger: 5ms }
+workers:
+  sessionTimeout: 6s
+  heartbeatInterval: 500ms
+shutdown: { timeout: 5s }
+`,
+    });
+    await Promise.all(['w1', 'w2'].map((id) => startWorker(id)));
+    await balanced(['w1', 'w2'], 2, 40_000, SHARDS);
+    await until('a few chunks fetched', () => stub!.requests.length >= 6, 30_000, 50);
+    const killed = workers.get('w2')!.run;
+    killed.child.kill('SIGKILL');
+    expect(await killed.exited).to.equal(137);
+    workers.delete('w2');
+    await balanced(['w1'], 4, 40_000, SHARDS);
+    // the survivor finishes every shard's backfill: the status page says so
+    await until('every shard to finish its chunks', async () => {
+      const status = (await (await fetch(`${workers.get('w1')!.url}/status.json`)).json()) as { rows: Array<{ id: string; backfill: { done: number; total: number } | null }> };
+      return SHARDS.every((id) => {
+        const b = status.rows.find((r) => r.id === id)?.backfill;
+        return b !== null && b !== undefined && b.total === CHUNKS / 4 && b.done === b.total;
+      });
+    }, 60_000, 250);
+    const w1 = workers.get('w1')!.run;
+    w1.child.kill('SIGTERM');
+    expect(await w1.exited, w1.stderr().slice(-2000)).to.equal(0);
+    workers.clear();
+
+    const records = await readCommitted(kafka.brokers, topic);
+    const ids = records.map((r) => (r.value as { id: string }).id).sort();
+    const expected = Array.from({ length: CHUNKS }, (_, c) => [0, 1, 2].map((i) => `${FROM + c * DAY}-${i}`)).flat().sort();
+    expect(ids, 'every chunk of the window, each record exactly once').to.deep.equal(expected);
   });
 });
 

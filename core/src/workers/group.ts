@@ -312,12 +312,28 @@ export class WorkGroup {
       const abort = new AbortController();
       const held: Held = { unit: units[p]!, state: 'acquiring', abort, task: Promise.resolve() };
       this.held.set(p, held);
-      held.task = this.acquire(p, held).catch((err: unknown) => {
-        this.options.logger.error({ err, unit: held.unit }, 'worker group: starting a unit failed');
-        if (this.held.get(p) === held) this.held.delete(p);
-      });
+      held.task = this.acquireWithRetry(p, held);
     }
     void this.publishOwners();
+  }
+
+  /** Acquires a unit, trying again (with back-off) while it stays assigned here: Kafka may be unreachable for a while. */
+  private async acquireWithRetry(p: number, held: Held): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.acquire(p, held);
+        return;
+      } catch (err) {
+        const delayMs = Math.min(30_000, 500 * 2 ** (attempt - 1));
+        this.options.logger.error({ err, unit: held.unit, attempt, delayMs }, 'worker group: starting a unit failed; trying again');
+        const until = Date.now() + delayMs;
+        while (Date.now() < until && !held.abort.signal.aborted) await this.changed(until - Date.now(), held.abort.signal);
+        if (held.abort.signal.aborted || this.stopping) {
+          if (this.held.get(p) === held) this.held.delete(p);
+          return;
+        }
+      }
+    }
   }
 
   private async acquire(p: number, held: Held): Promise<void> {
