@@ -252,4 +252,37 @@ sink:
     expect([...c].filter(([, n]) => n > 1), 'no duplicate').to.deep.equal([]);
     expect(got).to.have.length(expected.length);
   });
+
+  it('a second runner started while the first is mid-backfill fences it before reading the cursors: the first exits non-zero, nothing is written twice', async function () {
+    this.timeout(60_000);
+    const CHUNKS = 10;
+    const PAGES = 3;
+    const PER_PAGE = 2;
+    const topic = randomTopic('faults-eos-late');
+    await backfillStub(PER_PAGE, () => 120);
+    const args = (p: Project) => ['run', p.path('pipeline.yaml'), '--log-format', 'json', '--summary', 'json', '--no-progress'];
+    const a = await makeFaultProject({ 'pipeline.yaml': backfillPipeline(topic, topic, CHUNKS, PAGES) });
+    const b = await makeFaultProject({ 'pipeline.yaml': backfillPipeline(topic, topic, CHUNKS, PAGES) });
+    projects.push(a, b);
+    const runA = startCli(args(a), { cwd: a.dir, env: env() });
+    runs.push(runA);
+    // the first runner has committed a couple of chunks when the second one starts
+    await until('the first runner to fetch two chunks', () => {
+      if (runA.child.exitCode !== null) throw new Error(`the first runner ended early (${runA.child.exitCode}):\n${runA.stderr().slice(-2500)}`);
+      return stub!.requests.length >= 2 * PAGES + 1;
+    }, 30_000, 10);
+    const runB = startCli(args(b), { cwd: b.dir, env: env() });
+    runs.push(runB);
+    const [codeA, codeB] = await Promise.all([runA.exited, runB.exited]);
+    const logs = `\n--- A:\n${runA.stderr().slice(-2500)}\n--- B:\n${runB.stderr().slice(-2500)}`;
+    expect(codeB, `the second runner finishes${logs}`).to.equal(0);
+    expect(codeA, `the first runner is fenced${logs}`).to.equal(1);
+    expect(runA.stderr()).to.contain('ERR_PRODUCER_FENCED');
+
+    const expected = allIds(CHUNKS, PAGES, PER_PAGE);
+    const got = await readCommitted(kafka.brokers, topic, expected.length);
+    const c = counts(got.map(idOf));
+    expect([...c.keys()].sort(), 'every record of the range is in the topic').to.deep.equal(expected);
+    expect([...c].filter(([, n]) => n > 1), 'no duplicate').to.deep.equal([]);
+  });
 });

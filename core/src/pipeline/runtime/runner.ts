@@ -470,6 +470,21 @@ export class PipelineRunner {
       },
     });
 
+    // Exactly-once: take every transactional id over before reading the cursors, so that another
+    // runner of the same sources still writing is fenced first and cannot commit a cycle after
+    // this one read where to start (worker mode does this per unit as it arrives).
+    const claiming = this.sink as Partial<ClaimingSink & TransactionalSink>;
+    if (!this.options.worker && claiming.exactlyOnce === true && typeof claiming.claimSource === 'function') {
+      const ids = prepared.flatMap((p) => (p.config.shards > 1 ? Array.from({ length: p.config.shards }, (_, k) => `${p.config.id}#${k}`) : [p.config.id]));
+      for (const group of Object.values(pipeline.groups)) ids.push(`${RESERVED_PREFIX}group:${group.id}`);
+      try {
+        await Promise.all(ids.map((id) => claiming.claimSource!(id)));
+      } catch (err) {
+        await this.teardown();
+        throw err;
+      }
+    }
+
     // collectors
     for (const p of prepared) this.sources.set(p.config.id, this.createSourceRuntime(p.config, p.plugin, p.options, p.streams, p.routes));
     try {
