@@ -211,9 +211,13 @@ function describeLock(lock: FoundRunLock): string {
   return `${who}, process ${lock.pid} ${where}, since ${lock.startedAt} (run lock ${lock.file})`;
 }
 
-/** The sources (enabled or not) and groups of a pipeline, with the id of their checkpoint. */
+/** The sources (enabled or not), their shards and the groups of a pipeline, with the id of their checkpoint. */
 function unitsOf(config: PipelineConfig): Unit[] {
   const units: Unit[] = Object.keys(config.sources).map((id) => ({ id, kind: 'source' as const, key: id }));
+  // a source split into shards keeps one checkpoint per shard, `<source>#<k>`
+  for (const source of Object.values(config.sources)) {
+    for (let k = 0; source.shards > 1 && k < source.shards; k++) units.push({ id: `${source.id}#${k}`, kind: 'source', key: `${source.id}#${k}` });
+  }
   for (const id of Object.keys(config.groups)) {
     if (!units.some((u) => u.id === id)) units.push({ id, kind: 'group', key: `${RESERVED_PREFIX}group:${id}` });
   }

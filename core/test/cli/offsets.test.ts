@@ -69,6 +69,34 @@ describe('cli offsets', () => {
     expect(moved.checkpoints[0]!.values).to.deep.equal({ lastCycle: 1 });
   });
 
+  it('lists one checkpoint per shard of a source split into shards, and resets a shard on its own', async () => {
+    project = await makeProject({
+      'plugin.js': PLUGIN_JS,
+      'pipeline.yaml': `
+name: offsets-shards
+metrics: { enabled: false }
+sources:
+  hist:
+    plugin: ./plugin.js
+    config: { count: 1 }
+    topic: hist.readings
+    schedule: { backfill: { from: 2024-01-01, to: 2024-01-05, chunk: 1d } }
+    shards: 2
+`,
+    });
+    const io = fakeIo({}, project.dir);
+    expect(await main(['run', project.path('pipeline.yaml'), '--once', '--summary', 'none', '--log-level', 'silent', '--no-progress'], io)).to.equal(0);
+    const parsed = JSON.parse((await offsets('--json')).out) as { checkpoints: Array<{ id: string; values: Record<string, unknown> }> };
+    expect(parsed.checkpoints.map((c) => c.id)).to.deep.equal(['hist', 'hist#0', 'hist#1']);
+    for (const id of ['hist#0', 'hist#1']) {
+      expect((parsed.checkpoints.find((c) => c.id === id)!.values[BACKFILL] as { done: string[] }).done, id).to.have.length(2);
+    }
+    expect((await offsets('--reset', 'hist#1')).code).to.equal(0);
+    const after = JSON.parse((await offsets('--json')).out) as { checkpoints: Array<{ id: string; values: Record<string, unknown> }> };
+    expect(after.checkpoints.find((c) => c.id === 'hist#1')!.values).to.deep.equal({});
+    expect(after.checkpoints.find((c) => c.id === 'hist#0')!.values[BACKFILL]).to.not.equal(undefined);
+  });
+
   it("summarizes a backfill's progress in the text listing", async () => {
     project = await makeProject({ 'plugin.js': PLUGIN_JS, 'pipeline.yaml': PIPELINE() });
     const store = new FileCheckpointStore(project.path('.tributary/state'));
