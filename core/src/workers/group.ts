@@ -168,7 +168,9 @@ export class WorkGroup {
       allowAutoTopicCreation: false,
       partitionAssigners: [this.assigner()],
     });
-    const joined = new Promise<void>((resolve) => {
+    let failJoin: (err: unknown) => void = () => undefined;
+    const joined = new Promise<void>((resolve, reject) => {
+      failJoin = reject;
       this.consumer!.on(this.consumer!.events.GROUP_JOIN, (event) => {
         this.memberId = event.payload.memberId;
         const partitions = event.payload.memberAssignment[this.topic] ?? [];
@@ -180,6 +182,7 @@ export class WorkGroup {
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       if (event.payload.restart) return;
       logger.error({ err: event.payload.error }, 'worker group: the group consumer stopped');
+      failJoin(event.payload.error); // no effect once joined
       this.options.onError?.(event.payload.error);
     });
     await this.consumer.connect();
