@@ -41,7 +41,7 @@ export default {
       collect() {
         return defer(async () => {
           const next = (await ctx.state.get('next')) ?? 0;
-          const body = await ctx.http.getJson(config.baseUrl + '/items', { query: { source: ctx.source, from: next } });
+          const body = await ctx.http.getJson(config.baseUrl + '/items', { query: { source: ctx.source, from: next }, headers: { 'x-test-worker': process.env.TEST_WORKER ?? '' } });
           await ctx.state.set('next', next + body.items.length);
           return body.items;
         }).pipe(mergeMap((items) => from(items.map((value) => ({ stream: 'items', value })))));
@@ -112,7 +112,7 @@ describe('worker mode: three worker processes share a pipeline through a Kafka c
   async function startWorker(id: string): Promise<void> {
     const run = startCli(['run', project!.path('pipeline.yaml'), '--worker', id, '--metrics-port', '0', '--log-format', 'json', '--summary', 'json', '--no-progress'], {
       cwd: project!.dir,
-      env: env(),
+      env: { ...env(), TEST_WORKER: id },
     });
     const url = await metricsUrl(run);
     workers.set(id, { run, url });
@@ -322,6 +322,65 @@ shutdown: { timeout: 5s }
     const ids = records.map((r) => (r.value as { id: string }).id).sort();
     const expected = Array.from({ length: CHUNKS }, (_, c) => [0, 1, 2].map((i) => `${FROM + c * DAY}-${i}`)).flat().sort();
     expect(ids, 'every chunk of the window, each record exactly once').to.deep.equal(expected);
+  });
+
+  it('at-least-once: a unit moving to a new worker starts there only after the old owner drained its running cycle', async function () {
+    this.timeout(120_000);
+    const topic = randomTopic('workers-drain');
+    const CYCLE_MS = 1_500;
+    stub = await startStubServer({
+      routes: [
+        {
+          path: '/items',
+          headers: { 'content-type': 'application/json' },
+          latencyMs: CYCLE_MS,
+          body: (req) => {
+            const source = String(req.query.source);
+            const start = Number(req.query.from);
+            return JSON.stringify({ items: [{ id: `${source}-${start}`, source, seq: start }] });
+          },
+        },
+      ],
+    });
+    project = await makeProject({
+      'seq.js': PLUGIN,
+      'pipeline.yaml': `
+name: drain-${topic.slice(-8)}
+defaults:
+  schedule: { every: 100ms }
+  resilience: { retry: false, timeout: 10s }
+sources:
+  a: { plugin: ./seq.js, config: { baseUrl: "${stub.url}" }, topic: ${topic} }
+  b: { plugin: ./seq.js, config: { baseUrl: "${stub.url}" }, topic: ${topic} }
+sink:
+  type: kafka
+  brokers: "\${KAFKA_BROKERS}"
+  wireFormat: single-object
+  batch: { maxRecords: 10, linger: 5ms }
+workers:
+  sessionTimeout: 6s
+  heartbeatInterval: 500ms
+shutdown: { timeout: 10s }
+`,
+    });
+    await startWorker('w1');
+    await balanced(['w1'], 2, 40_000, ['a', 'b']);
+    await until('w1 to poll both sources', () => ['a', 'b'].every((s) => stub!.requests.some((r) => r.query.source === s)), 20_000, 50);
+    await startWorker('w2');
+    const after = await balanced(['w1', 'w2'], 1, 40_000, ['a', 'b']);
+    const moved = after.get('w2')![0]!;
+    await until('w2 to poll the unit it took over', () => stub!.requests.some((r) => r.query.source === moved && r.headers['x-test-worker'] === 'w2'), 20_000, 50);
+    const ofMoved = stub.requests.filter((r) => r.query.source === moved);
+    const firstByW2 = ofMoved.find((r) => r.headers['x-test-worker'] === 'w2')!;
+    const byW1 = ofMoved.filter((r) => r.headers['x-test-worker'] === 'w1');
+    expect(byW1.length, 'w1 ran the unit before').to.be.greaterThan(0);
+    for (const r of byW1) {
+      expect(r.at, 'w1 started no cycle of the unit once w2 had it').to.be.below(firstByW2.at);
+      expect(r.at + CYCLE_MS, 'w1\'s last cycle ended before w2 started the unit').to.be.at.most(firstByW2.at + 50);
+    }
+    await workers.get('w2')!.run.waitFor(/waiting for the previous owner to drain the unit/, 1_000).catch(() => {
+      throw new Error(`w2 did not wait for w1 to drain:\n${workers.get('w2')!.run.stderr().slice(-3000)}`);
+    });
   });
 });
 
