@@ -5,14 +5,14 @@
 import { stat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { loadPipeline } from '../pipeline/config/load.js';
+import { InvalidArgumentError, Option } from 'commander';
 import type { PipelineConfig } from '../pipeline/types.js';
 import { RESERVED_PREFIX } from '../pipeline/runtime/sourceState.js';
 import { FileCheckpointStore } from '../state/file.js';
 import { findRunLocks, type FoundRunLock } from '../state/lock.js';
 import type { CheckpointStore } from '../state/types.js';
 import { EXIT, type CliIo } from './io.js';
+import { loadWithSinkFlags } from './load.js';
 
 /** The checkpoint key of a unit's backfill progress (the runner's `BACKFILL_KEY`). */
 const BACKFILL_KEY = `${RESERVED_PREFIX}backfill`;
@@ -23,6 +23,10 @@ export interface OffsetsCommandOptions {
   stateDir?: string;
   /** Print JSON instead of text. Default `false`. */
   json?: boolean;
+  /** `kafka`: read the checkpoints where `tributary run --sink kafka` keeps them (the offsets topic). Default: the pipeline's sink. */
+  sink?: 'file' | 'stdout' | 'kafka';
+  /** Brokers for `sink: 'kafka'` (default: the environment variable `KAFKA_BROKERS`), as `run --brokers`. */
+  brokers?: string;
   /** Delete the checkpoint of this source or group (its backfill runs again). Default: none. */
   reset?: string;
   /** `[source, "key=<json>"]`: set one key of a source's checkpoint (to skip ahead). Default: none. */
@@ -128,7 +132,8 @@ async function openStore(config: PipelineConfig): Promise<Store> {
 export async function offsetsCommand(file: string, opts: OffsetsCommandOptions, io: CliIo): Promise<number> {
   const overrides: Record<string, unknown> = {};
   if (opts.stateDir !== undefined) overrides.stateDir = path.resolve(io.cwd, opts.stateDir);
-  const config = await loadPipeline(path.resolve(io.cwd, file), { env: io.env, overrides });
+  const config = await loadWithSinkFlags(path.resolve(io.cwd, file), overrides, opts, io);
+  if (opts.sink === 'file' || opts.sink === 'stdout') config.sink = { type: 'stdout' }; // checkpoints in the state directory, as run keeps them
   const units = unitsOf(config);
   const usage = (message: string): number => {
     io.stderr.write(`error: ${message}\n`);
@@ -295,6 +300,8 @@ export function registerOffsetsCommand(program: Command, io: CliIo, setCode: (co
     .argument('<pipeline>', 'pipeline file (YAML)')
     .option('--state-dir <dir>', "directory of the source checkpoints (instead of the pipeline's stateDir)")
     .option('--json', 'print JSON')
+    .addOption(new Option('--sink <type>', 'the sink the pipeline is run with, as given to run --sink (kafka: checkpoints in the offsets topic)').choices(['file', 'stdout', 'kafka']))
+    .option('--brokers <list>', 'Kafka brokers for --sink kafka, as given to run (default: $KAFKA_BROKERS)')
     .option('--reset <source>', "delete a source's (or group's) checkpoint: its backfill runs again")
     .option('--set <source-and-key=json...>', "set one key of a source's checkpoint (two values), e.g. --set eia lastSeen=1700000000000")
     .option('--metrics-port <port>', 'health port of the running pipeline, if run was given --metrics-port', port)
@@ -304,6 +311,8 @@ export function registerOffsetsCommand(program: Command, io: CliIo, setCode: (co
       const options: OffsetsCommandOptions = {
         ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir as string } : {}),
         ...(opts.json ? { json: true } : {}),
+        ...(opts.sink !== undefined ? { sink: opts.sink as 'file' | 'stdout' | 'kafka' } : {}),
+        ...(opts.brokers !== undefined ? { brokers: opts.brokers as string } : {}),
         ...(opts.reset !== undefined ? { reset: opts.reset as string } : {}),
         ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort as number } : {}),
         ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost as string } : {}),

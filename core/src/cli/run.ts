@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { hostname } from 'node:os';
 import type { LevelWithSilent, Logger } from 'pino';
-import { loadPipeline } from '../pipeline/config/load.js';
 import { PIPELINE_DEFAULTS } from '../pipeline/config/normalize.js';
 import { resolvePipeline } from '../pipeline/config/resolve.js';
 import type { PipelineConfig, SinkConfig } from '../pipeline/types.js';
@@ -11,8 +10,8 @@ import { InstrumentationEvents } from '../observability/events.js';
 import { createLogger, secretScrubber } from '../observability/logger.js';
 import { formatSummary, type RunSummary } from '../observability/summary.js';
 import { createProgress } from './progress.js';
+import { loadWithSinkFlags } from './load.js';
 import { EXIT, type CliIo } from './io.js';
-import { ConfigError } from '../errors/ConfigError.js';
 import { acquireRunLock, type RunLock } from '../state/lock.js';
 
 /**
@@ -61,17 +60,7 @@ export interface RunCommandOptions {
 export async function runCommand(file: string, opts: RunCommandOptions, io: CliIo): Promise<number> {
   const overrides: Record<string, unknown> = {};
   if (opts.stateDir !== undefined) overrides.stateDir = path.resolve(io.cwd, opts.stateDir);
-  const load = (extra: Record<string, unknown> = {}) => loadPipeline(file, { env: io.env, overrides: { ...overrides, ...extra } });
-  let config = await load();
-  if (opts.sink === 'kafka') {
-    // a Kafka sink in the file keeps its settings (--brokers replaces its brokers); otherwise a
-    // Kafka sink with the defaults and the brokers of --brokers or KAFKA_BROKERS
-    const brokers = opts.brokers ?? (config.sink.type === 'kafka' ? undefined : io.env.KAFKA_BROKERS);
-    if (brokers) config = await load(config.sink.type === 'kafka' ? { 'sink.brokers': brokers } : { sink: { type: 'kafka', brokers } });
-    else if (config.sink.type !== 'kafka') {
-      throw new ConfigError(config.file, [{ path: 'sink', message: '--sink kafka needs the brokers: give --brokers host:port[,host:port] or set KAFKA_BROKERS' }]);
-    }
-  }
+  const config = await loadWithSinkFlags(file, overrides, opts, io);
   applyOverrides(config, opts, io.cwd);
   const resolved = await resolvePipeline(config);
   const pipeline = resolved.config;
