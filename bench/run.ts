@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const only = onlyArg ? new Set(onlyArg.split(',')) : undefined;
   // The page's order: the framework's own cost first, then the peers, then the seeds' scenarios.
-  const order = ['operators', 'serde', 'kafka', 'seeds-station-cache', 'seeds-dead-api', 'seeds-rate-limit', 'seeds-backfill', 'seeds-tail-latency', 'seeds-multi-source'];
+  const order = ['operators', 'serde', 'kafka', 'scaleout', 'seeds-station-cache', 'seeds-dead-api', 'seeds-rate-limit', 'seeds-backfill', 'seeds-tail-latency', 'seeds-multi-source'];
   const rank = (f: string): number => {
     const i = order.indexOf(f.replace(/\.bench\.ts$/, ''));
     return i < 0 ? order.length : i;
