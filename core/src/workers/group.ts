@@ -134,7 +134,9 @@ export class WorkGroup {
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => {
         const { message, ...extra } = entry.log;
-        if (entry.level <= logLevel.ERROR) options.logger.warn({ kafkajs: entry.namespace, ...extra }, `worker group: ${message}`);
+        // a rebalance answers heartbeats with REBALANCE_IN_PROGRESS, which kafkajs logs as an error: it is routine here
+        const routine = /rebalanc/i.test(String(extra.error ?? ''));
+        if (entry.level <= logLevel.ERROR && !routine) options.logger.warn({ kafkajs: entry.namespace, ...extra }, `worker group: ${message}`);
         else options.logger.debug({ kafkajs: entry.namespace, ...extra }, `worker group: ${message}`);
       },
     };
