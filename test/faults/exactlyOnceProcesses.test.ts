@@ -6,69 +6,13 @@
  * and every record must be there exactly once.
  */
 import { expect } from 'chai';
-import { Subscription } from 'rxjs';
-import { consume } from '../../core/src/source/consume.js';
 import { startStubServer, type StubRequest, type StubServer } from '../../core/src/testing/stubServer.js';
-import { ensureKafka, randomGroup, randomTopic, topicSize, type KafkaEnv } from '../support/kafka.js';
+import { ensureKafka, randomTopic, readCommitted, topicSize, type KafkaEnv } from '../support/kafka.js';
 import { makeFaultProject, runCli, startCli, stopChild, until, type CliRun, type Project } from './helpers.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const FROM = Date.UTC(2024, 0, 1);
 const json = { 'content-type': 'application/json' };
-
-/**
- * Every committed record value of a topic: reads with read_committed from the beginning until at
- * least `expected` arrived and nothing more came for `settleMs` (so that a duplicate would be
- * seen), or until `timeoutMs`. The consumer is closed before it resolves.
- */
-function readCommitted(brokers: string[], topic: string, expected: number, settleMs = 2_000, timeoutMs = 30_000): Promise<Array<Record<string, unknown>>> {
-  return new Promise((resolve, reject) => {
-    const values: Array<Record<string, unknown>> = [];
-    let last = Date.now();
-    let failure: unknown;
-    let closed = false;
-    let stopped = false;
-    const deadline = Date.now() + timeoutMs;
-    const subscription = new Subscription();
-    const finish = (): void => {
-      if (!closed || !stopped) return;
-      if (failure !== undefined) reject(failure);
-      else resolve(values);
-    };
-    const stop = (): void => {
-      if (stopped) return;
-      stopped = true;
-      clearInterval(timer);
-      subscription.unsubscribe();
-      finish();
-    };
-    const timer = setInterval(() => {
-      if ((values.length >= expected && Date.now() - last >= settleMs) || Date.now() > deadline) stop();
-    }, 100);
-    subscription.add(
-      consume({
-        brokers,
-        topic,
-        groupId: randomGroup('faults-eos'),
-        from: 'earliest',
-        isolationLevel: 'read_committed',
-        onClose: () => {
-          closed = true;
-          finish();
-        },
-      }).subscribe({
-        next: (r) => {
-          values.push(r.value as Record<string, unknown>);
-          last = Date.now();
-        },
-        error: (err: unknown) => {
-          failure = err;
-          stop();
-        },
-      }),
-    );
-  });
-}
 
 /** How often each identity occurs. */
 function counts(ids: string[]): Map<string, number> {

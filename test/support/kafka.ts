@@ -28,6 +28,7 @@ import net from 'node:net';
 import kafkajs from 'kafkajs';
 import { Observable, Subscription } from 'rxjs';
 import { createKafkajsTransport } from '../../core/src/kafka/kafkajs.js';
+import { consume } from '../../core/src/source/consume.js';
 import type { IncomingMessage, KafkaAdmin, KafkaTransport } from '../../core/src/kafka/transport.js';
 import { javaAvailable, resolveKafkaVersion, startKafka, status, stopKafka } from '../kafka/harness.mjs';
 
@@ -365,6 +366,60 @@ export function collect<T>(build: (onClose: () => void) => Observable<T>, n: num
         complete: () => {
           outcome ??= { ok: true };
           finish();
+        },
+      }),
+    );
+  });
+}
+
+/**
+ * Every committed record value of a topic: reads with read_committed from the beginning until at
+ * least `expected` arrived and nothing more came for `settleMs` (so that a duplicate would be
+ * seen), or until `timeoutMs`. The consumer is closed before it resolves.
+ */
+export function readCommitted(brokers: string[], topic: string, expected: number, settleMs = 2_000, timeoutMs = 30_000): Promise<Array<Record<string, unknown>>> {
+  return new Promise((resolve, reject) => {
+    const values: Array<Record<string, unknown>> = [];
+    let last = Date.now();
+    let failure: unknown;
+    let closed = false;
+    let stopped = false;
+    const deadline = Date.now() + timeoutMs;
+    const subscription = new Subscription();
+    const finish = (): void => {
+      if (!closed || !stopped) return;
+      if (failure !== undefined) reject(failure);
+      else resolve(values);
+    };
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      subscription.unsubscribe();
+      finish();
+    };
+    const timer = setInterval(() => {
+      if ((values.length >= expected && Date.now() - last >= settleMs) || Date.now() > deadline) stop();
+    }, 100);
+    subscription.add(
+      consume({
+        brokers,
+        topic,
+        groupId: randomGroup('read-committed'),
+        from: 'earliest',
+        isolationLevel: 'read_committed',
+        onClose: () => {
+          closed = true;
+          finish();
+        },
+      }).subscribe({
+        next: (r) => {
+          values.push(r.value as Record<string, unknown>);
+          last = Date.now();
+        },
+        error: (err: unknown) => {
+          failure = err;
+          stop();
         },
       }),
     );

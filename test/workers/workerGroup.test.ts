@@ -1,6 +1,6 @@
 /**
  * Worker mode over the real broker: three `tributary run --worker` processes share a pipeline of
- * six polling sources through a Kafka consumer group (issue "Beyond one machine").
+ * six polling sources through a Kafka consumer group.
  *
  * Each source keeps a cursor (`next`) in `ctx.state`; every cycle fetches the next five items of
  * its sequence and moves the cursor past them. With exactly-once, the topic must then hold each
@@ -8,22 +8,26 @@
  * workers: a moved source resumes from its durable cursor in its new worker.
  */
 import { expect } from 'chai';
-import { consume } from '../../core/src/source/consume.js';
 import { startStubServer, type StubServer } from '../../core/src/testing/stubServer.js';
-import { ensureKafka, randomGroup, randomTopic, topicSize, type KafkaEnv } from '../support/kafka.js';
+import { ensureKafka, randomTopic, readCommitted, topicSize, type KafkaEnv } from '../support/kafka.js';
 import { makeProject, startCli, type CliRun, type Project } from '../e2e/helpers.js';
 import { metricsUrl, sleep, stopChild, until } from '../faults/helpers.js';
 
 const SOURCES = ['s1', 's2', 's3', 's4', 's5', 's6'];
 const PER_CYCLE = 5;
 
+/**
+ * The plugin of every test here. A polling cycle fetches the next items of the source's sequence
+ * (`/items?source=&from=`, tagged with the worker in a header) and moves the cursor `next` past
+ * them; a backfill cycle fetches its chunk (`/chunk?start=&end=`).
+ */
 const PLUGIN = `
 import { z } from 'zod';
 import { defer, from, mergeMap } from 'rxjs';
 
 export default {
   kind: 'tributary-plugin',
-  name: 'workers-sequence',
+  name: 'workers-items',
   version: '1.0.0',
   coreVersion: '*',
   configSchema: z.strictObject({ baseUrl: z.string() }),
@@ -37,46 +41,15 @@ export default {
     },
   },
   create(config, ctx) {
-    return {
-      collect() {
-        return defer(async () => {
-          const next = (await ctx.state.get('next')) ?? 0;
-          const body = await ctx.http.getJson(config.baseUrl + '/items', { query: { source: ctx.source, from: next }, headers: { 'x-test-worker': process.env.TEST_WORKER ?? '' } });
-          await ctx.state.set('next', next + body.items.length);
-          return body.items;
-        }).pipe(mergeMap((items) => from(items.map((value) => ({ stream: 'items', value })))));
-      },
+    const items = async (cycle) => {
+      if (cycle.window) return (await ctx.http.getJson(config.baseUrl + '/chunk', { query: { start: cycle.window.start, end: cycle.window.end } })).items;
+      const next = (await ctx.state.get('next')) ?? 0;
+      const body = await ctx.http.getJson(config.baseUrl + '/items', { query: { source: ctx.source, from: next }, headers: { 'x-test-worker': process.env.TEST_WORKER ?? '' } });
+      await ctx.state.set('next', next + body.items.length);
+      return body.items;
     };
-  },
-};
-`;
-
-const CHUNK_PLUGIN = `
-import { z } from 'zod';
-import { defer, from, mergeMap } from 'rxjs';
-
-export default {
-  kind: 'tributary-plugin',
-  name: 'workers-chunks',
-  version: '1.0.0',
-  coreVersion: '*',
-  configSchema: z.strictObject({ baseUrl: z.string() }),
-  streams: {
-    items: {
-      key: 'id',
-      schema: {
-        type: 'record', name: 'Item', namespace: 'workers',
-        fields: [{ name: 'id', type: 'string' }, { name: 'source', type: 'string' }, { name: 'seq', type: 'long' }],
-      },
-    },
-  },
-  create(config, ctx) {
     return {
-      collect(cycle) {
-        return defer(() => ctx.http.getJson(config.baseUrl + '/chunk', { query: { start: cycle.window.start, end: cycle.window.end } })).pipe(
-          mergeMap((body) => from(body.items.map((value) => ({ stream: 'items', value })))),
-        );
-      },
+      collect: (cycle) => defer(() => items(cycle)).pipe(mergeMap((list) => from(list.map((value) => ({ stream: 'items', value }))))),
     };
   },
 };
@@ -242,10 +215,10 @@ shutdown: { timeout: 5s }
     workers.clear();
 
     // read_committed: every source's sequence is 0..n-1, each once
-    const records = await readCommitted(kafka.brokers, topic);
+    const records = await readCommitted(kafka.brokers, topic, 1, 3_000, 60_000);
     const bySource = new Map<string, number[]>();
     for (const r of records) {
-      const v = r.value as { source: string; seq: number | bigint };
+      const v = r as { source: string; seq: number | bigint };
       bySource.set(v.source, [...(bySource.get(v.source) ?? []), Number(v.seq)]);
     }
     expect([...bySource.keys()].sort()).to.deep.equal(SOURCES);
@@ -274,12 +247,12 @@ shutdown: { timeout: 5s }
       ],
     });
     project = await makeProject({
-      'chunk.js': CHUNK_PLUGIN,
+      'seq.js': PLUGIN,
       'pipeline.yaml': `
 name: shards-${topic.slice(-8)}
 sources:
   hist:
-    plugin: ./chunk.js
+    plugin: ./seq.js
     config: { baseUrl: "${stub.url}" }
     topic: ${topic}
     schedule: { backfill: { from: 2024-01-01, to: 2024-01-25, chunk: 1d } }
@@ -318,8 +291,8 @@ shutdown: { timeout: 5s }
     expect(await w1.exited, w1.stderr().slice(-2000)).to.equal(0);
     workers.clear();
 
-    const records = await readCommitted(kafka.brokers, topic);
-    const ids = records.map((r) => (r.value as { id: string }).id).sort();
+    const records = await readCommitted(kafka.brokers, topic, 1, 3_000, 60_000);
+    const ids = records.map((r) => (r as { id: string }).id).sort();
     const expected = Array.from({ length: CHUNKS }, (_, c) => [0, 1, 2].map((i) => `${FROM + c * DAY}-${i}`)).flat().sort();
     expect(ids, 'every chunk of the window, each record exactly once').to.deep.equal(expected);
   });
@@ -383,35 +356,3 @@ shutdown: { timeout: 10s }
     });
   });
 });
-
-/** Every committed record of a topic (read_committed), once no new one came for 3 s. */
-function readCommitted(brokers: string[], topic: string): Promise<Array<{ value: unknown }>> {
-  return new Promise((resolve, reject) => {
-    const values: Array<{ value: unknown }> = [];
-    let idle: NodeJS.Timeout | undefined;
-    let done = false;
-    let closed: () => void = () => undefined;
-    const whenClosed = new Promise<void>((r) => (closed = r));
-    const finish = (error?: unknown): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(idle);
-      clearTimeout(cap);
-      subscription.unsubscribe();
-      void whenClosed.then(() => (error ? reject(error) : resolve(values)));
-    };
-    const cap = setTimeout(() => finish(new Error(`reading ${topic}: still receiving after 60 s (${values.length} records)`)), 60_000);
-    const arm = (): void => {
-      clearTimeout(idle);
-      idle = setTimeout(() => finish(), 3_000);
-    };
-    const subscription = consume({ brokers, topic, groupId: randomGroup('workers'), from: 'earliest', isolationLevel: 'read_committed', onClose: () => closed() }).subscribe({
-      next: (r) => {
-        values.push(r as { value: unknown });
-        arm();
-      },
-      error: (err: unknown) => finish(err),
-    });
-    arm();
-  });
-}
