@@ -34,17 +34,11 @@ export interface KafkajsTransportOptions extends KafkaConnection {
 }
 
 /**
- * Creates the kafkajs transport.
- *
- * @example
- * ```ts
- * import { createKafkajsTransport } from '@tributary/core';
- * const transport = createKafkajsTransport({ brokers: ['127.0.0.1:9092'], clientId: 'collector' });
- * const producer = transport.producer();
- * await producer.connect();
- * ```
+ * @internal The kafkajs client settings of a connection: timeouts, short client retries (the sink's
+ * bounded buffer handles long outages), SASL/TLS, and kafkajs's log routed to `onLog` with level
+ * names (`ERROR`, `WARN`, `INFO`, `DEBUG`). The transport and the worker group share it.
  */
-export function createKafkajsTransport(options: KafkajsTransportOptions): KafkaTransport {
+export function kafkajsConfig(options: KafkajsTransportOptions): KafkaConfig {
   const level = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG }[
     options.logLevel ?? 'error'
   ];
@@ -58,12 +52,29 @@ export function createKafkajsTransport(options: KafkajsTransportOptions): KafkaT
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
     logCreator: () => (entry) => {
       const { message, ...extra } = entry.log;
-      options.onLog?.({ level: kafkajs.logLevel[entry.level] ?? String(entry.level), namespace: entry.namespace, message, extra });
+      options.onLog?.({ level: LEVEL_NAMES[entry.level] ?? String(entry.level), namespace: entry.namespace, message, extra });
     },
   };
   if (options.ssl !== undefined) config.ssl = options.ssl;
   if (options.sasl) config.sasl = { mechanism: options.sasl.mechanism, username: options.sasl.username, password: options.sasl.password } as SASLOptions;
-  const kafka = new KafkaClass(config);
+  return config;
+}
+
+const LEVEL_NAMES: Record<number, string> = Object.fromEntries(Object.entries(logLevel).map(([name, n]) => [n, name]));
+
+/**
+ * Creates the kafkajs transport.
+ *
+ * @example
+ * ```ts
+ * import { createKafkajsTransport } from '@tributary/core';
+ * const transport = createKafkajsTransport({ brokers: ['127.0.0.1:9092'], clientId: 'collector' });
+ * const producer = transport.producer();
+ * await producer.connect();
+ * ```
+ */
+export function createKafkajsTransport(options: KafkajsTransportOptions): KafkaTransport {
+  const kafka = new KafkaClass(kafkajsConfig(options));
   return {
     name: 'kafkajs',
     producer: (opts) => new KafkajsProducer(kafka, opts ?? {}),

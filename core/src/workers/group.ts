@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer, KafkaConfig, PartitionAssigner, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Consumer, PartitionAssigner, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { NonRetriableError } from '../errors/TributaryError.js';
+import { kafkajsConfig } from '../kafka/kafkajs.js';
 import type { KafkaConnection } from '../kafka/transport.js';
 import type { WorkersConfig } from '../pipeline/types.js';
 import { planAssignment, type GroupMemberInfo } from './assignment.js';
 
-const { Kafka, AssignerProtocol, logLevel } = kafkajs;
+const { Kafka, AssignerProtocol } = kafkajs;
 
 /** Name of the partition assignment protocol the workers agree on. */
 export const WORK_ASSIGNER = 'TributaryStickyAssigner';
@@ -118,31 +119,28 @@ export class WorkGroup {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private membersCache: { at: number; ids: Promise<Set<string>> } | undefined;
+  private publishing: Promise<void> | undefined;
+  private publishAgain = false;
 
   constructor(options: WorkGroupOptions) {
     if (options.units.length === 0) throw new NonRetriableError('worker mode: the pipeline has no unit of work to share', { code: 'ERR_WORKERS' });
     this.options = options;
     this.topic = options.config.topic;
     this.fingerprint = fingerprintOf(options.units);
-    const c = options.connection;
-    const config: KafkaConfig = {
-      clientId: `${c.clientId}.worker.${options.worker}`,
-      brokers: c.brokers,
-      connectionTimeout: c.connectionTimeoutMs ?? 10_000,
-      requestTimeout: c.requestTimeoutMs ?? 30_000,
-      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry) => {
-        const { message, ...extra } = entry.log;
-        // a rebalance answers heartbeats with REBALANCE_IN_PROGRESS, which kafkajs logs as an error: it is routine here
-        const routine = /rebalanc/i.test(String(extra.error ?? ''));
-        if (entry.level <= logLevel.ERROR && !routine) options.logger.warn({ kafkajs: entry.namespace, ...extra }, `worker group: ${message}`);
-        else options.logger.debug({ kafkajs: entry.namespace, ...extra }, `worker group: ${message}`);
-      },
-    };
-    if (c.ssl !== undefined) config.ssl = c.ssl;
-    if (c.sasl) config.sasl = { mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password } as SASLOptions;
-    this.kafka = new Kafka(config);
+    const { logger } = options;
+    this.kafka = new Kafka(
+      kafkajsConfig({
+        ...options.connection,
+        clientId: `${options.connection.clientId}.worker.${options.worker}`,
+        logLevel: 'warn',
+        onLog: ({ level, namespace, message, extra }) => {
+          // a rebalance answers heartbeats with REBALANCE_IN_PROGRESS, which kafkajs logs as an error: it is routine here
+          const routine = /rebalanc/i.test(String(extra.error ?? ''));
+          if (level === 'ERROR' && !routine) logger.warn({ kafkajs: namespace, ...extra }, `worker group: ${message}`);
+          else logger.debug({ kafkajs: namespace, ...extra }, `worker group: ${message}`);
+        },
+      }),
+    );
   }
 
   /** The units this worker runs now. */
@@ -319,7 +317,7 @@ export class WorkGroup {
       this.held.set(p, held);
       held.task = this.acquireWithRetry(p, held);
     }
-    void this.publishOwners();
+    this.publishOwners();
   }
 
   /** Acquires a unit, trying again (with back-off) while it stays assigned here: Kafka may be unreachable for a while. */
@@ -375,7 +373,7 @@ export class WorkGroup {
     await hooks.acquire(held.unit);
     held.state = 'running';
     logger.info({ unit: held.unit, worker }, 'worker group: unit started');
-    void this.publishOwners();
+    this.publishOwners();
   }
 
   private async release(p: number): Promise<void> {
@@ -414,8 +412,26 @@ export class WorkGroup {
     }
   }
 
-  private async publishOwners(): Promise<void> {
+  /**
+   * Tells `onAssignment` who runs what. Called after each rebalance and each unit start; calls
+   * made while a report is being built share the next one (one group description at a time).
+   */
+  private publishOwners(): void {
     if (!this.options.onAssignment || this.stopping) return;
+    if (this.publishing) {
+      this.publishAgain = true;
+      return;
+    }
+    this.publishing = this.describeOwners().finally(() => {
+      this.publishing = undefined;
+      if (this.publishAgain) {
+        this.publishAgain = false;
+        this.publishOwners();
+      }
+    });
+  }
+
+  private async describeOwners(): Promise<void> {
     try {
       const described = await this.admin!.describeGroups([this.options.config.groupId]);
       const owners: Record<string, string> = {};
@@ -425,7 +441,7 @@ export class WorkGroup {
         const assignment = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
         for (const p of assignment?.assignment[this.topic] ?? []) if (p < this.options.units.length) owners[this.options.units[p]!] = worker;
       }
-      this.options.onAssignment({ units: this.units, owners, members: members.length });
+      this.options.onAssignment?.({ units: this.units, owners, members: members.length });
     } catch (err) {
       this.options.logger.debug({ err }, 'worker group: could not describe the group');
     }
