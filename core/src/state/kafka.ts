@@ -81,6 +81,8 @@ export class KafkaCheckpointStore implements CheckpointStore {
   private readonly values = new Map<string, Record<string, unknown>>();
   private readonly queues = new Map<string, Promise<void>>();
   private loading: Promise<void> | undefined;
+  private runningRefresh: Promise<void> | undefined;
+  private queuedRefresh: { wanted: Set<string>; done: Promise<void> } | undefined;
   private ownProducer: KafkaProducer | undefined;
   private closed = false;
 
@@ -148,15 +150,32 @@ export class KafkaCheckpointStore implements CheckpointStore {
   /**
    * Reads the topic to its end again and takes the latest checkpoints of `sources` from it (a
    * worker that takes sources over from another one). The other sources keep their values.
+   * One read runs at a time: refreshes asked for while one runs share the next read, which
+   * starts after all of them were asked for.
    */
-  async refresh(sources: readonly string[]): Promise<void> {
-    await this.ready();
-    const latest = await this.readLatest();
-    for (const source of sources) {
-      const values = latest.get(source);
-      if (values) this.values.set(source, values);
-      else this.values.delete(source);
+  refresh(sources: readonly string[]): Promise<void> {
+    if (!this.queuedRefresh) {
+      const wanted = new Set<string>();
+      const done: Promise<void> = (this.runningRefresh ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(async () => {
+          this.queuedRefresh = undefined; // from now on, new requests wait for the next read
+          this.runningRefresh = done;
+          await this.ready();
+          const latest = await this.readLatest();
+          for (const source of wanted) {
+            const values = latest.get(source);
+            if (values) this.values.set(source, values);
+            else this.values.delete(source);
+          }
+        })
+        .finally(() => {
+          if (this.runningRefresh === done) this.runningRefresh = undefined;
+        });
+      this.queuedRefresh = { wanted, done };
     }
+    for (const source of sources) this.queuedRefresh.wanted.add(source);
+    return this.queuedRefresh.done;
   }
 
   /** Every checkpoint of this pipeline read from the topic, by source id. */

@@ -46,6 +46,29 @@ describe('KafkaCheckpointStore: source checkpoints in a compacted topic (real br
     expect(last.values).to.deep.equal({ lastSeen: 2 });
   });
 
+  it('refresh() takes what another instance wrote since, for the sources asked only; refreshes asked together share one read', async () => {
+    const topic = randomTopic('offsets');
+    const reader = store(topic);
+    const writer = store(topic);
+    await writer.commit('air', { set: { n: 1 }, delete: [] });
+    await writer.commit('water', { set: { n: 1 }, delete: [] });
+    expect(await reader.load('air')).to.deep.equal({ n: 1 });
+    await writer.commit('air', { set: { n: 2 }, delete: [] });
+    await writer.commit('water', { set: { n: 2 }, delete: [] });
+    await writer.commit('soil', { set: { n: 2 }, delete: [] });
+    expect(await reader.load('air'), 'before refresh: the value read at start').to.deep.equal({ n: 1 });
+    await Promise.all([reader.refresh(['air']), reader.refresh(['soil'])]);
+    expect(await reader.load('air')).to.deep.equal({ n: 2 });
+    expect(await reader.load('soil')).to.deep.equal({ n: 2 });
+    expect(await reader.load('water'), 'a source not asked for keeps its value').to.deep.equal({ n: 1 });
+    // each read writes one sync marker per partition: the initial load and one shared refresh
+    const markers = (await waitForMessages(topic, 8)).filter((m) => m.key?.toString().startsWith('@sync/'));
+    expect(markers, "the writer's load, the reader's load, one shared refresh").to.have.length(3);
+    await writer.commit('air', { set: {}, delete: ['n'] });
+    await reader.refresh(['air']);
+    expect(await reader.load('air'), 'a deleted checkpoint').to.deep.equal({});
+  });
+
   it('deletes a checkpoint with a tombstone: a new instance finds nothing', async () => {
     const topic = randomTopic('offsets');
     const first = store(topic);
