@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { PipelineConfig } from '../pipeline/types.js';
-import { RESERVED_PREFIX } from '../pipeline/runtime/sourceState.js';
+import { checkpointIdsOf, groupCheckpointId, RESERVED_PREFIX } from '../pipeline/runtime/sourceState.js';
 import { FileCheckpointStore } from '../state/file.js';
 import { findRunLocks, type FoundRunLock } from '../state/lock.js';
 import type { CheckpointStore } from '../state/types.js';
@@ -221,10 +221,10 @@ function unitsOf(config: PipelineConfig): Unit[] {
   const units: Unit[] = Object.keys(config.sources).map((id) => ({ id, kind: 'source' as const, key: id }));
   // a source split into shards keeps one checkpoint per shard, `<source>#<k>`
   for (const source of Object.values(config.sources)) {
-    for (let k = 0; source.shards > 1 && k < source.shards; k++) units.push({ id: `${source.id}#${k}`, kind: 'source', key: `${source.id}#${k}` });
+    if (source.shards > 1) for (const id of checkpointIdsOf(source.id, source.shards)) units.push({ id, kind: 'source', key: id });
   }
   for (const id of Object.keys(config.groups)) {
-    if (!units.some((u) => u.id === id)) units.push({ id, kind: 'group', key: `${RESERVED_PREFIX}group:${id}` });
+    if (!units.some((u) => u.id === id)) units.push({ id, kind: 'group', key: groupCheckpointId(id) });
   }
   return units;
 }

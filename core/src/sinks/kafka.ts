@@ -15,6 +15,7 @@ import type { KafkaAdmin, KafkaConnection, KafkaProducer, KafkaTransport, Outgoi
 import { defaultMetricsRegistry } from '../observability/metrics.js';
 import { secretScrubber } from '../observability/logger.js';
 import type { DeadLetter, Envelope, Sink, SinkConfig, TopicSpec } from '../pipeline/types.js';
+import { shardId } from '../pipeline/runtime/sourceState.js';
 import { fingerprint64 } from '../serde/avro.js';
 import { SchemaRegistryClient, type CompatibilityLevel, type SchemaRegistryApi } from '../serde/registry.js';
 import type { SchemaStore } from '../serde/schemaStore.js';
@@ -735,7 +736,7 @@ function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
  */
 function cycleKey(source: string | undefined, shard: string | number | undefined): string | undefined {
   if (source === undefined || shard === undefined) return source;
-  return `${source}#${shard}`;
+  return shardId(source, Number(shard));
 }
 
 /** A kafkajs or librdkafka error saying another producer took over this transactional id. */

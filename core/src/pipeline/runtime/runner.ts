@@ -29,7 +29,7 @@ import { StorePluginCache } from './pluginCache.js';
 import { buildResilience, codeOf, type SourceResilience } from './resilience.js';
 import { backfillChunks, chunkId, describeSchedule, runChunks, runPolling, sleep, type Chunk, type PollingSchedule } from './scheduler.js';
 import { CycleScope, runInScope } from './scope.js';
-import { RESERVED_PREFIX, ShardedState, SourceState } from './sourceState.js';
+import { checkpointIdsOf, groupCheckpointId, RESERVED_PREFIX, ShardedState, shardId, SourceState } from './sourceState.js';
 import { WorkGroup, type WorkGroupOptions } from '../../workers/group.js';
 
 /** The checkpoint key under which a unit's backfill progress is kept. */
@@ -142,8 +142,6 @@ interface Unit {
   kind: 'source' | 'group';
   schedule: Schedule;
   log: Logger;
-  /** The sources the unit runs (its own id, or a group's members). */
-  sources: string[];
   /** For a shard of a source: which one. */
   shard?: { index: number; count: number };
   /** What the unit's cycles commit under: checkpoint ids, which are also its transactions under exactly-once. */
@@ -475,8 +473,8 @@ export class PipelineRunner {
     // this one read where to start (worker mode does this per unit as it arrives).
     const claiming = this.sink as Partial<ClaimingSink & TransactionalSink>;
     if (!this.options.worker && claiming.exactlyOnce === true && typeof claiming.claimSource === 'function') {
-      const ids = prepared.flatMap((p) => (p.config.shards > 1 ? Array.from({ length: p.config.shards }, (_, k) => `${p.config.id}#${k}`) : [p.config.id]));
-      for (const group of Object.values(pipeline.groups)) ids.push(`${RESERVED_PREFIX}group:${group.id}`);
+      const ids = prepared.flatMap((p) => checkpointIdsOf(p.config.id, p.config.shards));
+      for (const group of Object.values(pipeline.groups)) ids.push(groupCheckpointId(group.id));
       try {
         await Promise.all(ids.map((id) => claiming.claimSource!(id)));
       } catch (err) {
@@ -665,7 +663,7 @@ export class PipelineRunner {
     const forceRefresh = this.options.forceRefresh ?? false;
     const state = new SourceState(config.id, this.checkpoints!, () => this.batcher!.drain(), (values) => this.events.emit('checkpoint.committed', { source: config.id, values }));
     const shardStates = Array.from({ length: config.shards > 1 ? config.shards : 0 }, (_, k) => {
-      const id = `${config.id}#${k}`;
+      const id = shardId(config.id, k);
       return new SourceState(config.id, this.checkpoints!, () => this.batcher!.drain(), (values) => this.events.emit('checkpoint.committed', { source: id, values }), id);
     });
     const http = new ResilientHttp({ source: config.id, client, resilience, forceRefresh, secrets: this.pipeline.secrets, rewriteOrigin: this.options.rewriteOrigin });
@@ -708,13 +706,12 @@ export class PipelineRunner {
   /** The unit of a source, or of one of its shards (`<source>#<index>`). */
   private sourceUnit(rt: SourceRuntime, shardIndex?: number): Unit {
     const state = shardIndex === undefined ? rt.state : rt.shardStates[shardIndex]!;
-    const id = shardIndex === undefined ? rt.id : `${rt.id}#${shardIndex}`;
+    const id = shardIndex === undefined ? rt.id : shardId(rt.id, shardIndex);
     const shard = shardIndex === undefined ? undefined : { index: shardIndex, count: rt.shardStates.length };
     const log = shard ? rt.log.child({ shard: shard.index }) : rt.log;
     return {
       id,
       kind: 'source',
-      sources: [rt.id],
       ...(shard ? { shard } : {}),
       checkpointIds: [state.checkpointId],
       reload: () => state.load(),
@@ -733,11 +730,10 @@ export class PipelineRunner {
 
   private groupUnit(group: GroupConfig, members: SourceRuntime[]): Unit {
     const log = this.logger.child({ group: group.id });
-    const progressKey = `${RESERVED_PREFIX}group:${group.id}`;
+    const progressKey = groupCheckpointId(group.id);
     return {
       id: group.id,
       kind: 'group',
-      sources: members.map((m) => m.id),
       checkpointIds: [...members.map((m) => m.id), progressKey],
       reload: async () => {
         for (const m of members) await m.state.load();
@@ -1233,8 +1229,9 @@ function statusUnits(pipeline: PipelineConfig, sources: { id: string; plugin: st
     if (grouped.has(id)) continue;
     const config = pipeline.sources[id]!;
     const schedule = describeSchedule(config.schedule);
-    if (config.shards > 1) for (let k = 0; k < config.shards; k++) units.push({ id: `${id}#${k}`, kind: 'source', schedule: `${schedule}, shard ${k + 1} of ${config.shards}`, plugin });
-    else units.push({ id, kind: 'source', schedule, plugin });
+    checkpointIdsOf(id, config.shards).forEach((unit, k) =>
+      units.push({ id: unit, kind: 'source', schedule: config.shards > 1 ? `${schedule}, shard ${k + 1} of ${config.shards}` : schedule, plugin }),
+    );
   }
   return units;
 }

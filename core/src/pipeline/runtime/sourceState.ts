@@ -5,6 +5,21 @@ import { currentScope, type SourceCycleState, type StagedChange } from './scope.
 /** Prefix of the checkpoint keys the runtime keeps for itself (backfill progress). */
 export const RESERVED_PREFIX = '@tributary/';
 
+/** @internal The id of shard `index` of a source, as a unit and as a checkpoint: `<source>#<index>`. */
+export function shardId(source: string, index: number): string {
+  return `${source}#${index}`;
+}
+
+/** @internal The ids a source's cycles commit under: its own, or one per shard when it is split. */
+export function checkpointIdsOf(source: string, shards: number): string[] {
+  return shards > 1 ? Array.from({ length: shards }, (_, k) => shardId(source, k)) : [source];
+}
+
+/** @internal The checkpoint id under which a group keeps its runtime keys (backfill progress). */
+export function groupCheckpointId(group: string): string {
+  return `${RESERVED_PREFIX}group:${group}`;
+}
+
 /**
  * @internal The `ctx.state` of one source.
  *
